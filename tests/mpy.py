@@ -1,0 +1,51 @@
+"""Host side (CPython): run device code under the MicroPython unix port.
+
+Every device test goes through here, so the heap size and module path are the same
+everywhere: `-X heapsize=64K` (a small ESP32 heap) and the repo's device folders
+(`lib`, `firmware`, `boards/unix`) on MICROPYPATH, as on a flashed board.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEVICE_PATH = [ROOT / "lib", ROOT / "firmware", ROOT / "boards" / "unix"]
+HEAP = "64K"
+
+
+def binary():
+    """The unix-port binary: $MICROPYTHON (set by the Makefile) or the venv's."""
+    path = os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
+    if not Path(path).exists():
+        raise RuntimeError("MicroPython unix port not found at %s (run `make setup`)" % path)
+    return path
+
+
+def device_env(extra_path=(), env=None):
+    e = dict(os.environ)
+    parts = [str(p) for p in extra_path] + [str(p) for p in DEVICE_PATH] + [".frozen"]
+    e["MICROPYPATH"] = os.pathsep.join(parts)
+    if env:
+        e.update({k: str(v) for k, v in env.items()})
+    return e
+
+
+def run(args, *, cwd=None, env=None, extra_path=(), heap=HEAP, timeout=60, stdin=None):
+    """Run `micropython -X heapsize=<heap> <args>`; returns CompletedProcess (text)."""
+    cmd = [binary(), "-X", "heapsize=" + heap] + list(args)
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=device_env(extra_path, env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_code(code, **kw):
+    """Run a snippet of device code; returns CompletedProcess."""
+    return run(["-c", code], **kw)
