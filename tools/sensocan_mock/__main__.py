@@ -1,0 +1,141 @@
+"""Command line of the Sensocan mock server.
+
+    python -m tools.sensocan_mock serve --devices FILE --db FILE [--host 127.0.0.1] [--port 0]
+        [--tls-cert PEM --tls-key PEM] [--rate-limit 1000] [--keepalive-timeout 5]
+        [--unknown-sensor-in-batch 422|404] [--max-body BYTES] [--control]
+    python -m tools.sensocan_mock list --db FILE [--device UUID] [--summary]
+    python -m tools.sensocan_mock provision --devices FILE --device-uuid U [--token T]
+        [--sensor SLUG[:UUID] ...]
+
+`serve` prints one line, `sensocan-mock listening on <base url>`, once it accepts
+connections (tools wait for it to learn the port), then one line per request.
+"""
+
+import argparse
+import json
+import signal
+import sqlite3
+import sys
+import threading
+
+from . import report
+from .registry import DevicesFileError, provision
+from .server import MockServer
+from .store import Store
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_print_lock = threading.Lock()
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except sqlite3.Error as e:
+        print("sensocan-mock: %s: %s" % (args.db, e), file=sys.stderr)
+    except (DevicesFileError, OSError, ValueError) as e:
+        print("sensocan-mock: %s" % e, file=sys.stderr)
+    return 1
+
+
+def _serve(args):
+    if bool(args.tls_cert) != bool(args.tls_key):
+        args.parser.error("--tls-cert and --tls-key go together")
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    server = MockServer(args.devices, args.db, host=args.host, port=args.port, tls=tls,
+                        rate_limit=args.rate_limit, keepalive_timeout=args.keepalive_timeout,
+                        max_body=args.max_body, control=args.control, log=_print_request,
+                        unknown_sensor_in_batch=args.unknown_sensor_in_batch)
+    # Blocked before the server threads exist, so they inherit it and the signal waits
+    # for sigwait() here instead of landing in a thread that ignores it.
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        with server:
+            _print("sensocan-mock listening on %s" % server.url)
+            signal.sigwait(_STOP_SIGNALS)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    return 0
+
+
+def _print_request(entry):
+    try:
+        _print("%s %s %s %s count=%d" % (entry["method"], entry["path"], entry["status"] or "-",
+                                         entry["reply_class"], entry["count"]))
+    except OSError:  # whoever read our stdout went away; serving matters more than logging
+        pass
+
+
+def _print(line):
+    with _print_lock:
+        print(line, flush=True)
+
+
+def _list(args):
+    store = Store(args.db, readonly=True)
+    try:
+        if args.summary:
+            print(report.summary_table(store.summary(args.device)))
+        else:
+            print(report.readings_table(store.readings(args.device)))
+    finally:
+        store.close()
+    return 0
+
+
+def _provision(args):
+    device = provision(args.devices, args.device_uuid, args.token, args.sensor)
+    print(json.dumps(device.to_dict(), indent=2))
+    return 0
+
+
+def _sensor_spec(text):
+    """SLUG[:UUID] -> (slug, uuid or None)."""
+    slug, _, uuid = text.partition(":")
+    if not slug:
+        raise argparse.ArgumentTypeError("expected SLUG or SLUG:UUID, got %r" % text)
+    return slug, uuid or None
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m tools.sensocan_mock",
+                                     description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the mock API")
+    serve.set_defaults(run=_serve, parser=serve)
+    serve.add_argument("--devices", required=True, help="devices file (JSON)")
+    serve.add_argument("--db", required=True, help="SQLite file for readings and requests")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    serve.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument("--rate-limit", type=int, default=1000, metavar="N",
+                       help="requests per minute per device (default 1000)")
+    serve.add_argument("--keepalive-timeout", type=float, default=5.0, metavar="SECONDS",
+                       help="close idle connections after this long (default 5)")
+    serve.add_argument("--unknown-sensor-in-batch", type=int, choices=(422, 404), default=422,
+                       help="status for a batch item naming an unknown sensor (default 422)")
+    serve.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
+                       help="larger request bodies get 413 (default 1 MiB)")
+    serve.add_argument("--control", action="store_true",
+                       help="enable the /_mock/ control endpoint (faults, readings)")
+
+    listing = commands.add_parser("list", help="show what arrived")
+    listing.set_defaults(run=_list)
+    listing.add_argument("--db", required=True)
+    listing.add_argument("--device", metavar="UUID", help="only this device")
+    listing.add_argument("--summary", action="store_true", help="one line per sensor")
+
+    prov = commands.add_parser("provision", help="create or update a device in a devices file")
+    prov.set_defaults(run=_provision)
+    prov.add_argument("--devices", required=True, help="devices file to create or update")
+    prov.add_argument("--device-uuid", required=True)
+    prov.add_argument("--token", help="default: keep the device's, or generate one")
+    prov.add_argument("--sensor", type=_sensor_spec, action="append", default=[],
+                      metavar="SLUG[:UUID]", help="add or update a sensor (repeatable)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
