@@ -1,0 +1,148 @@
+"""Config validation: the device (MicroPython) and the host command give the same
+field-by-field errors, and the shipped examples are valid."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests import mpy
+from tools import check_config
+
+UUID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+
+
+def base(**over):
+    cfg = {
+        "board": "unix",
+        "api": {"base_url": "https://localhost:8443/api/v1", "token": "tok",
+                "device_uuid": UUID, "ca_cert": "ca.der"},
+        "sensors": [{"slug": "temp_01", "driver": "wave"}],
+    }
+    cfg.update(over)
+    return cfg
+
+
+CASES = [
+    # (config changes, expected error lines)
+    (dict(sensors=[{"slug": "a", "driver": "wave"}, {"slug": "b", "driver": "wave"},
+                   {"slug": "c", "driver": "adc", "pin": "34"}]),
+     ['sensors[2].pin: expected an integer, got "34"']),
+    (dict(api={"base_url": "http://localhost/api/v1", "token": "t", "device_uuid": UUID}),
+     ["api.base_url: plain http:// is refused (readings and token would travel unencrypted);"
+      " use https:// or set api.allow_insecure_http to true"]),
+    (dict(api={"base_url": "https://x/api/v1", "token": "t", "device_uuid": UUID}),
+     ["api.ca_cert: required for https:// (the node has no CA bundle): give the PEM or DER"
+      " file of the server's root CA"]),
+    (dict(api={"base_url": "ftp://x", "token": "", "device_uuid": "nope", "ca_cert": "ca.der",
+               "timeout_s": 500, "colour": 1}),
+     ['api.base_url: expected an http:// or https:// URL, got "ftp://x"',
+      "api.token: must not be empty",
+      'api.device_uuid: expected a UUID like a1b2c3d4-e5f6-7890-abcd-ef1234567890, got "nope"',
+      "api.timeout_s: must be between 1 and 120 seconds, got 500",
+      "api.colour: unknown setting"]),
+    (dict(board="esp32", sensors=[{"slug": "t", "driver": "wave"},
+                                  {"uuid": "zz", "driver": "adc", "pin": 26}]),
+     ["wifi: missing (expected an object)",
+      'sensors[0].driver: "wave" is only available on the unix board',
+      'sensors[1].uuid: expected a UUID, got "zz"',
+      "sensors[1].pin: GPIO 26 is on ADC2, which cannot be read while Wi-Fi is on;"
+      " use an ADC1 pin (32-39)"]),
+    (dict(sensors=[{"driver": "wave"}, {"slug": "x", "driver": "nope"},
+                   {"slug": "x", "driver": "wave", "shape": "blob", "period": 3}]),
+     ["sensors[0]: needs a slug or a uuid (or both)",
+      'sensors[1].driver: unknown driver "nope" (known: adc, replay, sht4x, wave)',
+      'sensors[2].slug: "x" is already used by sensors[1]',
+      'sensors[2].shape: expected one of "sine", "triangle", "square", "saw", got "blob"',
+      "sensors[2].period: unknown setting"]),
+    (dict(sensors=[], sample_interval_s=0, battery={"source": "adc"}, extra=True),
+     ["sample_interval_s: must be at least 1 second, got 0",
+      "battery.pin: missing (expected an integer)",
+      "sensors: expected a non-empty list of sensors, got []",
+      "extra: unknown setting"]),
+    (dict(sensors=[{"slug": "r", "driver": "replay", "file": "missing.csv"}]),
+     ['sensors[0].file: file "missing.csv" not found']),
+]
+
+
+def write(tmp_path, cfg):
+    (tmp_path / "ca.der").write_bytes(b"0")
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    return p
+
+
+def device_errors(path):
+    code = (
+        "import config, os\n"
+        "def exists(p):\n"
+        "    try:\n"
+        "        os.stat(p); return True\n"
+        "    except OSError: return False\n"
+        "try:\n"
+        "    config.load(%r, exists); print('VALID')\n"
+        "except config.ConfigError as e:\n"
+        "    for x in e.errors: print('E ' + x)\n" % str(path))
+    res = mpy.run_code(code)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return [line[2:] for line in res.stdout.splitlines() if line.startswith("E ")]
+
+
+@pytest.mark.parametrize("changes,expected", CASES)
+def test_errors_name_the_field_on_device_and_host(tmp_path, changes, expected):
+    path = write(tmp_path, base(**changes))
+    assert device_errors(path) == expected
+    _, host = check_config.check(path)
+    assert host == expected
+
+
+def test_token_value_is_never_echoed(tmp_path):
+    cfg = base()
+    cfg["api"]["token"] = ["s3cr3t-token"]
+    path = write(tmp_path, cfg)
+    errors = device_errors(path)
+    assert errors == ["api.token: expected a string, got a value of type list"]
+    assert "s3cr3t" not in " ".join(errors)
+
+
+def test_valid_config_is_normalised_with_defaults(tmp_path):
+    path = write(tmp_path, base())
+    cfg, errors = check_config.check(path)
+    assert errors == []
+    assert cfg["api"]["allow_insecure_http"] is False
+    assert cfg["api"]["ca_cert"] == str(tmp_path / "ca.der")
+    assert cfg["sample_interval_s"] == 60 and cfg["upload_interval_s"] == 600
+    assert cfg["battery"] == {"source": "none"}
+    assert cfg["sensors"][0]["shape"] == "sine" and cfg["sensors"][0]["index"] == 0
+
+
+def test_http_allowed_only_when_explicit(tmp_path):
+    cfg = base()
+    cfg["api"] = {"base_url": "http://127.0.0.1:8080/api/v1", "token": "t", "device_uuid": UUID,
+                  "allow_insecure_http": True}
+    assert device_errors(write(tmp_path, cfg)) == []
+
+
+def test_broken_json_is_reported(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text('{"board": "unix",')
+    assert device_errors(p)[0].startswith("(file): not valid JSON")
+
+
+@pytest.mark.parametrize("example", ["boards/unix/config.json", "boards/esp32/config.json"])
+def test_shipped_examples_are_valid(example):
+    res = subprocess.run([sys.executable, "-m", "tools.check_config", "--skip-files", example],
+                         cwd=mpy.ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout
+    assert "OK" in res.stdout
+
+
+def test_host_command_reports_every_problem(tmp_path):
+    path = write(tmp_path, base(**CASES[3][0]))
+    res = subprocess.run([sys.executable, "-m", "tools.check_config", str(path)],
+                         cwd=mpy.ROOT, capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "5 problems" in res.stdout
+    for line in CASES[3][1]:
+        assert line in res.stdout
