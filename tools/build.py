@@ -13,6 +13,7 @@ Incremental: only sources newer than their .mpy are compiled.
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def build(board="unix", out=None):
         if dest.suffix == ".py":
             shutil.copyfile(src, dest)
             continue
-        tmp = dest.with_suffix(".tmp")  # concurrent builds never see half a file
+        tmp = dest.with_suffix(".%d.tmp" % os.getpid())  # concurrent builds: no half files
         res = subprocess.run([mpy_cross(), "-o", str(tmp), "-s", src.name, str(src)],
                              capture_output=True, text=True)
         if res.returncode:

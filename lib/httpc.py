@@ -1,0 +1,453 @@
+"""Small HTTP/1.1 client: verified TLS, one kept-alive connection, bounded replies
+and an overall deadline per request (micropython-lib `requests` has none of these).
+
+    c = Client("https://api.sensocan.com/api/v1", ca=ca_der)
+    r = c.request("POST", "/readings", body, (("Content-Type", "application/json"),))
+    r.status, r.headers.get("retry-after"), r.body
+
+The socket is non-blocking and every wait is a poll bounded by the per-wait timeout
+and the deadline, so no silent or trickling server (or TLS handshake) outlasts it.
+
+The node has a 64 KiB heap and loads this module's bytecode into it, where every
+function, new name and long string constant costs RAM: hence few methods, error
+messages sharing formats, and the counters kept on the client itself.
+"""
+
+import time
+from collections import namedtuple
+
+from micropython import const
+
+_BUF = const(1024)  # send/receive buffer; also the longest status or header line
+_MAX_LINES = const(50)  # header (or trailer) lines per reply
+_CHUNKED = const(-2)  # body length of a chunked reply (-1: none given, read to close)
+_TLS_VERIFY = const(-0x2700)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, as OSError on some builds
+_POLLIN = const(1)  # select.POLLIN, POLLOUT, POLLERR|POLLHUP: the same on every port
+_POLLOUT = const(4)
+_POLLERR_HUP = const(24)
+
+# `status` int, `headers` dict of the kept lower-case names (values verbatim),
+# `body` bytearray (empty for a reply that has none).
+Response = namedtuple("Response", ("status", "headers", "body"))
+
+
+class HTTPError(Exception):
+    """The request failed: transport, timeout, TLS or a malformed reply.
+
+    `sent` is False only when the request cannot have reached the server: no body
+    byte (bodyless: not the end of its headers) was written. When True the server
+    may have acted on it, so a retry may deliver it twice.
+    """
+
+    def __init__(self, message, sent=False):
+        super(HTTPError, self).__init__(message)  # no closure, unlike super()
+        self.sent = sent
+
+
+def _num(buf, start, end, base):
+    # Strict unsigned decimal/hex in buf[start:end] (no sign, space or "_"), saturating
+    # at 2**24 so it stays a small int; -1 if it is not a number.
+    n = 0 if start < end else -1
+    for i in range(start, end):
+        c = buf[i]
+        if 48 <= c <= 57:
+            c -= 48
+        elif 97 <= c | 32 < 87 + base:  # a-f, in hex
+            c = (c | 32) - 87
+        else:
+            return -1
+        n = min(n * base + c, 0x1000000)
+    return n
+
+
+class Client:
+    """One server, one persistent connection; not for concurrent use.
+
+    The keyword settings stay readable as attributes of the same names (keep_headers
+    lower-cased). `stats` is the client itself: its connects, handshakes, requests,
+    resends (requests sent again on a new connection), bytes_sent and bytes_received
+    (HTTP bytes, before TLS) count for benchmarks.
+    """
+
+    def __init__(self, base_url, *, ca=None, allow_insecure_http=False, timeout_ms=10000,
+                 deadline_ms=30000, max_body=4096, keep_headers=None):
+        https = base_url.startswith("https://")
+        if not https and not base_url.startswith("http://"):
+            raise ValueError("api.base_url must start with https:// (got %r)" % base_url)
+        rest = base_url[7 + https :]
+        b = rest.encode()
+        for c in b" @?#[]\\":  # bytes: iterating a str would make each char a new qstr
+            if c in b:
+                raise ValueError("api.base_url: %r is not allowed" % chr(c))
+        auth = rest.split("/", 1)[0]
+        # The request line's text after the method: a space and the base path.
+        self._target = (" " + rest[len(auth) :].rstrip("/")).encode()
+        port = 443 if https else 80
+        host, c, p = auth.partition(":")
+        if c:
+            if not p.isdigit() or not 0 < int(p) < 65536:
+                raise ValueError("api.base_url has a bad port %r" % p)
+            if int(p) == port:
+                auth = host  # the Host header leaves out a default port
+            port = int(p)
+        if not host:
+            raise ValueError("api.base_url has no host")
+        self.host, self.port = host, port
+        self._head = (" HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n" % auth).encode()
+        self._ctx = self._addr = self._sock = self._raw = self._poll = None
+        if https:
+            if not ca:
+                raise ValueError("no CA certificate is configured (api.ca_cert) for https://")
+            import tls  # only https pays for TLS
+
+            ctx = self._ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+            ctx.verify_mode = tls.CERT_REQUIRED  # the client default, but never rely on it
+            if isinstance(ca, str):
+                ca = ca.encode()
+            ders = ca.split(b"-----BEGIN CERTIFICATE-----")
+            if len(ders) > 1 or b"-----END" in ca:
+                # Not every build's mbedtls parses PEM (the unix port's does not): load DER.
+                from binascii import a2b_base64
+
+                pems, ders = ders[1:], []
+                for pem in pems:
+                    i = pem.find(b"-----END")
+                    if i < 0:
+                        ders = None
+                        break
+                    ders.append(a2b_base64(pem[:i]))
+                if not ders:
+                    raise ValueError("api.ca_cert: no complete PEM CERTIFICATE block")
+            for der in ders:  # each call adds to the trusted set
+                try:
+                    ctx.load_verify_locations(der)
+                except (ValueError, OSError) as e:
+                    raise ValueError("api.ca_cert: invalid certificate (%s)" % e)
+        elif not allow_insecure_http:
+            raise ValueError("api.base_url uses plain http://; "
+                             "set api.allow_insecure_http to true to allow it")
+        self.timeout_ms = timeout_ms
+        self.deadline_ms = deadline_ms
+        self.max_body = max_body
+        if keep_headers is None:  # one string, not a tuple of six: each constant is an object
+            keep_headers = ("retry-after x-ratelimit-limit x-ratelimit-remaining date "
+                            "content-type connection").split()
+        self.keep_headers = tuple(map(str.lower, keep_headers))
+        self._buf = bytearray(_BUF)
+        self._mv = memoryview(self._buf)
+        self.stats = self
+        self.connects = self.handshakes = self.requests = self.resends = 0
+        self.bytes_sent = self.bytes_received = 0
+
+    def close(self):
+        """Drop the connection; the next request opens a new one."""
+        s, r = self._sock, self._raw
+        self._sock = self._raw = self._poll = None
+        if s:
+            s.close()
+        if r:  # a TLS wrapper whose handshake failed no longer owns the socket
+            r.close()
+
+    def request(self, method, path, body=None, headers=None):
+        """Send one request and read the whole reply, or raise HTTPError (and close).
+
+        `method` is a str; `path` (str or bytes) follows the base path; `headers` are
+        (name, value) pairs, bytes saving a copy; `body` is bytes-like (Content-Length).
+        """
+        if path and not path.startswith("/"):  # MicroPython's bytes take a str prefix too
+            raise ValueError("path must start with /")
+        if isinstance(body, str):
+            raise TypeError("body must be bytes")
+        self.requests += 1
+        self._deadline = time.ticks_add(time.ticks_ms(), self.deadline_ms)
+        self._sent = False  # sticky across the resend
+        while True:
+            got = self.bytes_received
+            reused = False
+            try:
+                s = self._sock
+                if s:
+                    # A server that dropped the idle connection left it readable (FIN,
+                    # RST or close_notify); nor may it have sent anything unasked.
+                    self._poll.modify(s, _POLLIN)
+                    reused = not any(self._poll.ipoll(0))
+                    if not reused:
+                        self.close()
+                self._send(method, path, body, headers)
+                self._phase = "reply"
+                if self._fill():
+                    return self._reply(method)
+                raise OSError("connection closed before reply")  # like a reset
+            except OSError as e:
+                err = e
+            except BaseException as e:
+                self.close()
+                if isinstance(e, HTTPError):  # timeouts and bad replies: never resent
+                    e.sent = self._sent
+                    raise
+                if not isinstance(e, ValueError) or self._phase != "TLS handshake":
+                    raise
+                err = e  # how mbedtls rejects a certificate on the unix port
+            self.close()
+            # The server dropped the idle connection just as we reused it: the send fails
+            # or the reply ends before its first byte. Resend (once: the new connection
+            # is not a reused one).
+            if reused and self.bytes_received == got:
+                self.resends += 1
+                continue
+            if not self._addr:  # the only step before there is an address
+                err = "DNS lookup of %s failed: %s" % (self.host, err)
+            elif isinstance(err, ValueError) or err.errno == _TLS_VERIFY:
+                err = str(err.args[-1]).strip().replace("\n", ", ")  # unix: several lines
+                err = "TLS: certificate not trusted: " + err
+            else:
+                err = "%s failed: %s" % (self._phase, err)
+            raise HTTPError(err, self._sent)
+
+    def _send(self, method, path, body, headers):
+        # Connect unless the idle connection is still up, then write the request.
+        self._pos = self._end = 0
+        if not self._sock:
+            # Imported here: a module global would hold a dict slot for the client's life.
+            import errno
+            import select
+            import socket
+
+            self._phase = "connect"
+            if not self._addr:
+                # getaddrinfo() has no timeout on MicroPython and so sits outside the
+                # deadline: resolve once and keep the address for the client's life.
+                self._addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
+            ai = self._addr
+            s = self._sock = self._raw = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
+            self.connects += 1
+            s.setblocking(False)
+            p = self._poll = select.poll()
+            p.register(s, _POLLOUT)
+            try:
+                s.connect(ai[-1])
+            except OSError as e:
+                if e.errno != errno.EINPROGRESS:
+                    raise
+            if self._wait(_POLLOUT) & _POLLERR_HUP:
+                s.readinto(self._mv[:1])  # raises the pending error, e.g. ECONNREFUSED
+                raise OSError(errno.ECONNABORTED)
+            if self._ctx:
+                self._phase = "TLS handshake"
+                self.handshakes += 1
+                import gc
+
+                gc.collect()  # gives empty GC areas back to the IDF heap mbedtls uses (ESP32)
+                # No handshake here: it runs within the first writes, under our deadline.
+                s = self._sock = self._ctx.wrap_socket(s, server_hostname=self.host,
+                                                       do_handshake_on_connect=False)
+                p.unregister(self._raw)
+                p.register(s, _POLLOUT)
+        put = self._put
+        put(method)
+        put(self._target)
+        put(path if path or len(self._target) > 1 else "/")
+        put(self._head)
+        for k, v in headers or ():
+            put(k)
+            put(b": ")
+            put(v)
+            put(b"\r\n")
+        n = 0
+        if body is not None:
+            n = len(body)
+            put(b"Content-Length: %d\r\n" % n)
+        put(b"\r\n")
+        if n > _BUF - self._end:  # a big body goes out on its own, from the caller's buffer
+            self._write(self._buf, self._end, False)
+            self._write(body, n, True)
+        else:
+            if n:
+                put(body)
+            self._write(self._buf, self._end, True)
+        self._end = 0
+
+    def _wait(self, event):
+        # Poll for `event` within the per-wait timeout and the request's deadline.
+        left = time.ticks_diff(self._deadline, time.ticks_ms())
+        t = min(left, self.timeout_ms)
+        if t > 0:
+            p = self._poll
+            p.modify(self._sock, event)
+            for _, got in p.ipoll(t):
+                return got
+        if left <= self.timeout_ms:
+            raise HTTPError("%s: deadline of %d ms exceeded" % (self._phase, self.deadline_ms))
+        raise HTTPError("%s timed out after %d ms" % (self._phase, self.timeout_ms))
+
+    def _write(self, data, n, sent):
+        # `sent`: these bytes complete the request, so from the first one on it may
+        # reach the server.
+        s = self._sock
+        off = 0
+        while off < n:
+            w = s.write(data, off, n - off)
+            if w:
+                off += w
+                self.bytes_sent += w
+                self._phase = "send"  # past any TLS handshake
+                if sent:
+                    self._sent = True
+            else:
+                self._wait(_POLLOUT)
+
+    def _put(self, data):
+        # Gather the request in buf[:_end]: one TLS record (TCP segment), not one per piece.
+        if isinstance(data, str):
+            data = data.encode()
+        n = len(data)
+        w = self._end
+        if w + n > _BUF:
+            self._write(self._buf, w, False)
+            w = self._end = 0
+            if n > _BUF:
+                return self._write(data, n, False)
+        self._buf[w : w + n] = data
+        self._end = w + n
+
+    def _fill(self):
+        # Read more reply bytes after the unread ones, buf[_pos:_end]; 0 at end of stream.
+        mv = self._mv[self._end :]
+        while (n := self._sock.readinto(mv)) is None:  # nothing yet
+            self._wait(_POLLIN)
+        self.bytes_received += n
+        self._end += n
+        return n
+
+    def _line(self, name):
+        # Next line, CR LF or LF stripped, is buf[self._a:<returned end>].
+        buf = self._buf
+        while (i := buf.find(b"\n", self._pos, self._end)) < 0:
+            a = self._pos
+            if self._end == _BUF:  # move the partial line to the front
+                if not a:
+                    raise HTTPError("%s line longer than %d bytes" % (name, _BUF))
+                self._end -= a
+                buf[: self._end] = self._mv[a:_BUF]
+                self._pos = 0
+            if not self._fill():
+                raise HTTPError("connection closed in %s" % name)
+        self._a = a = self._pos
+        self._pos = i + 1
+        return i - 1 if i > a and buf[i - 1] == 13 else i
+
+    def _reply(self, method):
+        # Read the status line and headers (past any 1xx reply), then the body.
+        buf = self._buf
+        while True:
+            e = self._line("status")
+            a = self._a
+            s = -1
+            if (e - a >= 12 and buf.startswith("HTTP/1.", a) and 48 <= buf[a + 7] <= 49
+                    and buf[a + 8] == 32 and (e == a + 12 or buf[a + 12] == 32)):
+                s = _num(buf, a + 9, a + 12, 10)
+            if not 100 <= s <= 599:
+                raise HTTPError("bad %s %r" % ("status line", bytes(buf[a : min(e, a + 40)])))
+            close = buf[a + 7] == 48  # HTTP/1.0
+            n = -1  # the body's length
+            headers = {}  # only the wanted names
+            for _ in range(_MAX_LINES + 1):
+                e = self._line("header")
+                a = self._a
+                if e == a:
+                    break
+                c = a  # lower-case the name in place: compared without allocating
+                while c < e and buf[c] != 58:  # ":"
+                    if 65 <= buf[c] <= 90:
+                        buf[c] += 32
+                    c += 1
+                # Bytes up to 32: SP, HTAB or other control bytes, none of them allowed
+                # around the name (no obsolete line folding either).
+                if c == e or c == a or buf[a] <= 32 or buf[c - 1] <= 32:
+                    raise HTTPError("malformed header line %r" % bytes(buf[a : min(e, a + 40)]))
+                v = c + 1
+                while v < e and buf[v] <= 32:
+                    v += 1
+                while e > v and buf[e - 1] <= 32:
+                    e -= 1
+                c -= a
+                if c == 14 and buf.startswith("content-length", a):
+                    m = _num(buf, v, e, 10)
+                    if m < 0 or 0 <= n != m:
+                        raise HTTPError("bad %s %r" % ("Content-Length", bytes(buf[v:e])))
+                    if n != _CHUNKED:  # Transfer-Encoding wins
+                        n = m
+                elif c == 17 and buf.startswith("transfer-encoding", a):
+                    if bytes(buf[v:e]).lower() != b"chunked":
+                        raise HTTPError("unsupported Transfer-Encoding %r" % bytes(buf[v:e]))
+                    n = _CHUNKED
+                elif c == 10 and buf.startswith("connection", a):
+                    close |= b"close" in bytes(buf[v:e]).lower()
+                for k in self.keep_headers:
+                    if c == len(k) and buf.startswith(k, a):
+                        try:
+                            headers[k] = str(self._mv[v:e], "utf-8")
+                        except UnicodeError:
+                            raise HTTPError("%s header is not text" % k)
+            else:
+                raise HTTPError("more than %d %s lines" % (_MAX_LINES, "header"))
+            if s >= 200:  # 1xx replies are interim
+                break
+        # The body: n bytes (Content-Length), chunks, or all up to the end of the stream.
+        if method == "HEAD" or s == 204 or s == 304:
+            n = 0
+        elif n > self.max_body:
+            raise HTTPError("reply body of %d bytes exceeds max_body %d" % (n, self.max_body))
+        elif n == -1:
+            close = True
+        body = bytearray(max(n, 0))
+        k = 0
+        while n:
+            m = n
+            if n == _CHUNKED:
+                e = self._line("chunk size")
+                a = i = self._a
+                while i < e and buf[i] != 59:  # chunk extensions (";") are ignored
+                    i += 1
+                while i > a and buf[i - 1] <= 32:
+                    i -= 1
+                m = _num(buf, a, i, 16)
+                if m < 0:
+                    raise HTTPError("bad %s %r" % ("chunk size", bytes(buf[a : min(e, a + 40)])))
+                if not m:
+                    # The trailer: header lines, bounded like the others, not parsed.
+                    for _ in range(_MAX_LINES + 1):
+                        if self._line("header") == self._a:
+                            break
+                    else:
+                        raise HTTPError("more than %d %s lines" % (_MAX_LINES, "header"))
+                    break
+            while m:  # move m bytes (all there are if m < 0) into body
+                c = self._end - self._pos
+                if 0 <= m < c:
+                    c = m
+                if k + max(m, c) > self.max_body:  # the whole chunk, or what came so far
+                    raise HTTPError("reply body exceeds max_body %d" % self.max_body)
+                if c:
+                    body[k : k + c] = self._mv[self._pos : self._pos + c]
+                    k += c
+                    self._pos += c
+                    if m > 0:
+                        m -= c
+                    continue
+                self._pos = self._end = 0
+                if not self._fill():
+                    if m < 0:
+                        break
+                    if n > 0:
+                        raise HTTPError("body truncated: %d of %d bytes" % (k, n))
+                    raise HTTPError("connection closed in %s" % "chunk")
+            if n != _CHUNKED:
+                break
+            if self._line("chunk") != self._a:
+                raise HTTPError("chunk data not followed by CRLF")
+        if self._pos != self._end:
+            raise HTTPError("%d bytes beyond the reply's framing" % (self._end - self._pos))
+        if close:
+            self.close()
+        return Response(s, headers, body)

@@ -1,0 +1,631 @@
+"""Host side: lib/httpc.py running under MicroPython (-X heapsize=64K) against
+scripted CPython servers, plain and TLS (certificates from tools/certs.py).
+
+Device snippets print one `@@<json>` line per outcome; the host asserts on those and
+on what the server recorded. Time bounds are loose hang guards, not speed claims.
+"""
+
+import json
+import time
+
+import pytest
+
+from tests import mpy
+from tests.scripted_server import Blackhole, ScriptedServer, response, serve
+from tools.certs import make_ca
+
+PRELUDE = r"""
+import json, os, time, gc, micropython, httpc
+URL = os.getenv("URL")
+CA = os.getenv("CA")
+ca = open(CA, "rb").read() if CA else None
+
+def run(fn):
+    t0 = time.ticks_ms()
+    try:
+        r = fn()
+        out = {"status": r.status, "headers": r.headers, "body": bytes(r.body).decode()}
+    except httpc.HTTPError as e:
+        out = {"error": str(e), "sent": e.sent}
+    out["ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    print("@@" + json.dumps(out))
+
+def stats(c):
+    s = c.stats
+    print("@@" + json.dumps({"connects": s.connects, "handshakes": s.handshakes,
+        "requests": s.requests, "resends": s.resends,
+        "bytes_sent": s.bytes_sent, "bytes_received": s.bytes_received}))
+"""
+
+
+def device(code, url=None, ca=None, timeout=30):
+    env = {"URL": url or "", "CA": ca or ""}
+    res = mpy.run_code(PRELUDE + code, env=env, timeout=timeout)
+    assert res.returncode == 0, "device code failed:\n" + res.stdout + res.stderr
+    return [json.loads(ln[2:]) for ln in res.stdout.splitlines() if ln.startswith("@@")]
+
+
+LINGER = 0.3
+
+
+def get(url, opts="allow_insecure_http=True", calls=('c.request("GET", "/x")',), ca=None,
+        linger=False):
+    """Run each call on one client; returns ([results], stats).
+
+    With `linger` the device waits LINGER s after the calls without closing the client,
+    so a connection the server saw closed before that was closed by the client itself.
+    """
+    code = "c = httpc.Client(URL, %s)\n" % opts
+    code += "".join("run(lambda: %s)\n" % call for call in calls)
+    code += "stats(c)\ntime.sleep_ms(%d)\n" % (LINGER * 1000 if linger else 0)
+    *results, st = device(code, url, ca)
+    return results, st
+
+
+def dropped_by_client(conn):
+    """The client closed `conn` itself, well before its process ended."""
+    return conn.closed_at is not None and time.monotonic() - conn.closed_at > LINGER / 2
+
+
+def ok(result, status=200):
+    assert "error" not in result, result["error"]
+    assert result["status"] == status
+    return result
+
+
+def err(result, text, sent):
+    assert "error" in result, "expected an error, got %r" % (result,)
+    assert text in result["error"], result["error"]
+    assert result["sent"] is sent, result
+    return result
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("other"), ca_name="some other CA")
+
+
+@pytest.fixture(scope="module")
+def wrong_name(tmp_path_factory):
+    """Signed by its own CA, but issued to another host name."""
+    return make_ca(tmp_path_factory.mktemp("wrongname"), host="other.example")
+
+
+# --- request bytes ----------------------------------------------------------------------
+
+
+def test_request_bytes_on_the_wire():
+    big = b"x" * 3000  # larger than the client's buffer: sent on its own, as a memoryview
+    with ScriptedServer([serve(response(201), response(200), response(200), response(200))]) as srv:
+        (r1, r2, r3, r4), st = get(
+            srv.url("/api/v1/"),
+            calls=(
+                'c.request("POST", "/readings", b\'{"t":21.5}\', '
+                '(("Content-Type", "application/json"), (b"X-Api-Key", b"k1")))',
+                'c.request("GET", "/status")',
+                'c.request("PUT", "/big", memoryview(bytearray(b"x" * 3000)))',
+                'c.request("GET", "")',
+            ),
+        )
+    srv.check()
+    ok(r1, 201), ok(r2), ok(r3), ok(r4)
+    host = "localhost:%d" % srv.port
+    assert srv.requests[0].raw == (
+        b"POST /api/v1/readings HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n"
+        b"Content-Type: application/json\r\nX-Api-Key: k1\r\nContent-Length: 10\r\n\r\n"
+        b'{"t":21.5}' % host.encode()
+    )
+    assert srv.requests[1].raw == (
+        b"GET /api/v1/status HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n\r\n" % host.encode()
+    )
+    assert srv.requests[2].header("Content-Length") == "3000"
+    assert srv.requests[2].body == big
+    assert srv.requests[3].target == "/api/v1"
+    assert st["bytes_sent"] == sum(len(r.raw) for r in srv.requests)
+
+
+# --- reply framing ----------------------------------------------------------------------
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5;name=value\r\nhello\r\n1 \r\n,\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "reply, body",
+    [
+        (response(200, b"hello"), "hello"),
+        (CHUNKED, "hello, world"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n", ""),
+        (b"HTTP/1.1 200 OK\r\n\r\n" + b"until close" * 100, "until close" * 100),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", "hi"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + response(200, b"final"), "final"),
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nlf", "lf"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"2\r\nab\r\n" * 900
+         + b"0\r\n\r\n", "ab" * 900),  # lines crossing the 1 KB buffer many times
+    ],
+    ids=["length", "chunked", "chunked-empty", "to-close", "http10", "interim-100", "bare-lf",
+         "many-chunks"],
+)
+def test_reply_framing(reply, body):
+    # The server keeps the connection open unless the framing needs a close: a client
+    # that wrongly waits for more would run into its 3 s timeout.
+    close = b"Content-Length" not in reply and b"chunked" not in reply.lower()
+    with ScriptedServer([serve(reply, close=close)]) as srv:
+        (r,), _ = get(srv.url(), opts="allow_insecure_http=True, timeout_ms=3000")
+    srv.check()
+    assert ok(r)["body"] == body
+    assert r["ms"] < 2000
+
+
+def test_no_body_for_head_204_304_and_connection_reused():
+    replies = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",  # HEAD: length of the GET body
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n",
+        response(200, b"after"),
+    )
+    with ScriptedServer([serve(*replies)]) as srv:
+        results, st = get(
+            srv.url(),
+            opts="allow_insecure_http=True, timeout_ms=3000",
+            calls=('c.request("HEAD", "/")', 'c.request("GET", "/a")', 'c.request("GET", "/b")',
+                   'c.request("GET", "/c")'),
+        )
+    srv.check()
+    assert [ok(r, s)["body"] for r, s in zip(results, (200, 204, 304, 200))] == ["", "", "", "after"]
+    assert st["connects"] == 1 and srv.connections == 1
+    assert all(r["ms"] < 2000 for r in results)
+
+
+# --- keep-alive, reconnect, Connection: close --------------------------------------------
+
+
+def test_keep_alive_one_connection_for_many_requests():
+    with ScriptedServer([serve(*[response(200, b"%d" % i) for i in range(5)])]) as srv:
+        results, st = get(srv.url(), calls=['c.request("GET", "/%d")' % i for i in range(5)])
+    srv.check()
+    assert [ok(r)["body"] for r in results] == ["0", "1", "2", "3", "4"]
+    assert st["connects"] == 1 and srv.connections == 1
+    assert st["requests"] == 5 and st["resends"] == 0
+    assert st["bytes_received"] == 5 * len(response(200, b"0"))
+
+
+def test_reconnect_after_server_closed_idle_connection():
+    script = [serve(response(200, b"one"), close=True), serve(response(200, b"two"))]
+    with ScriptedServer(script) as srv:
+        results, st = get(
+            srv.url(), calls=('c.request("GET", "/1")', 'time.sleep_ms(100) or c.request("GET", "/2")')
+        )
+    srv.check()
+    assert [ok(r)["body"] for r in results] == ["one", "two"]
+    # Seen before sending: a new connection, nothing written to the dead one.
+    assert st["connects"] == 2 and st["resends"] == 0
+    assert len(srv.requests) == 2
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_resend_once_when_reused_connection_dies_before_reply(how):
+    def dies(conn):
+        conn.read_request()
+        conn.send(response(200, b"one"))
+        conn.read_request()
+        getattr(conn, how)()
+
+    with ScriptedServer([dies, serve(response(200, b"two"))]) as srv:
+        results, st = get(srv.url(), calls=('c.request("POST", "/1", b"a")', 'c.request("POST", "/2", b"b")'))
+    srv.check()
+    assert [ok(r)["body"] for r in results] == ["one", "two"]
+    assert st["connects"] == 2 and st["resends"] == 1
+    assert [(r.conn, r.body) for r in srv.requests] == [(0, b"a"), (0, b"b"), (1, b"b")]
+
+
+def test_resend_when_send_fails_on_reused_connection():
+    """The close is not visible yet at the idle check (a race): the write hits the RST."""
+
+    def resets(conn):
+        conn.read_request()
+        conn.send(response(200, b"one"))
+        conn.wait_closed(timeout=0.1)  # an RST would discard the reply before it is read
+        conn.reset()
+
+    code = """
+class Blind:  # the idle check sees nothing, as when the RST is still in flight
+    def modify(self, *a): pass
+    def ipoll(self, t): return iter(())
+c = httpc.Client(URL, allow_insecure_http=True)
+run(lambda: c.request("GET", "/1"))
+time.sleep_ms(300)
+c._poll = Blind()
+run(lambda: c.request("GET", "/2"))
+stats(c)
+"""
+    with ScriptedServer([resets, serve(response(200, b"two"))]) as srv:
+        r1, r2, st = device(code, srv.url())
+    srv.check()
+    assert ok(r1)["body"] == "one" and ok(r2)["body"] == "two"
+    assert st["connects"] == 2 and st["resends"] == 1
+
+
+@pytest.mark.parametrize("how, text", [("close", "connection closed in status"),
+                                       ("reset", "reply failed: [Errno 104] ECONNRESET")])
+def test_no_resend_once_reply_bytes_arrived(how, text):
+    def partial(conn):
+        conn.read_request()
+        conn.send(response(200, b"one"))
+        conn.read_request()
+        conn.send(b"HTTP/1.1 20")
+        conn.wait_closed(timeout=0.1)  # the client reads these bytes before the RST
+        getattr(conn, how)()
+
+    with ScriptedServer([partial]) as srv:
+        (r1, r2), st = get(srv.url(), calls=('c.request("GET", "/1")', 'c.request("GET", "/2")'))
+    srv.check()
+    ok(r1)
+    err(r2, text, sent=True)
+    assert st["connects"] == 1 and srv.connections == 1 and st["resends"] == 0
+
+
+def test_no_resend_on_fresh_connection():
+    def hangs_up(conn):
+        conn.read_request()
+        conn.close()
+
+    with ScriptedServer([hangs_up]) as srv:
+        (r,), st = get(srv.url(), calls=('c.request("POST", "/", b"x")',))
+    srv.check()
+    err(r, "connection closed before reply", sent=True)
+    assert st["connects"] == 1 and srv.connections == 1 and len(srv.requests) == 1
+
+
+def test_sent_stays_true_when_the_resend_fails_early():
+    def first(conn):
+        conn.read_request()
+        conn.send(response(200))
+        conn.read_request()
+        conn.close()
+
+    def refuse(conn):
+        conn.reset()
+
+    with ScriptedServer([first, refuse]) as srv:
+        (r1, r2), st = get(srv.url(), calls=('c.request("POST", "/", b"1")', 'c.request("POST", "/", b"2")'))
+    srv.check()
+    ok(r1)
+    err(r2, "", sent=True)  # the first attempt of request 2 had reached the server
+    assert st["connects"] == 2 and st["resends"] == 1
+
+
+def test_connection_close_reply_is_honoured():
+    with ScriptedServer(
+        [serve(response(200, b"bye", headers=[("Connection", "Close")]), close=False),
+         serve(response(200, b"again"))]
+    ) as srv:
+        (r1, r2), st = get(srv.url(), calls=('c.request("GET", "/1")', 'c.request("GET", "/2")'),
+                           linger=True)
+    srv.check()
+    assert ok(r1)["body"] == "bye" and ok(r2)["body"] == "again"
+    assert r1["headers"]["connection"] == "Close"  # values are kept verbatim
+    assert st["connects"] == 2 and st["resends"] == 0
+    assert dropped_by_client(srv.conns[0])  # the client hung up, the server did not
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["ca_der", "ca_pem", "bundle_pem"])
+def test_tls_with_the_right_ca(certs, other_ca, tmp_path, form):
+    ca = certs[form] if form != "bundle_pem" else tmp_path / "bundle.pem"
+    if form == "bundle_pem":  # another CA first: every certificate of a bundle is trusted
+        ca.write_bytes(other_ca["ca_pem"].read_bytes() + b"\n" + certs["ca_pem"].read_bytes())
+    with ScriptedServer([serve(response(200, b"secure"), response(200, b"again"))], tls=certs) as srv:
+        (r1, r2), st = get(srv.url("/api"), opts="ca=ca", ca=str(ca),
+                           calls=('c.request("GET", "/1")', 'c.request("GET", "/2")'))
+    srv.check()
+    assert ok(r1)["body"] == "secure" and ok(r2)["body"] == "again"
+    assert st["handshakes"] == 1 and st["connects"] == 1
+    assert srv.requests[0].target == "/api/1"
+
+
+def test_tls_reconnect_and_read_to_close(certs):
+    script = [
+        serve(response(200, b"one"), close=True),  # idle close, no close_notify
+        serve(b"HTTP/1.1 200 OK\r\n\r\nuntil close", close=True),
+    ]
+    with ScriptedServer(script, tls=certs) as srv:
+        (r1, r2), st = get(srv.url(), opts="ca=ca", ca=str(certs["ca_der"]),
+                           calls=('c.request("GET", "/1")', 'time.sleep_ms(100) or c.request("GET", "/2")'))
+    srv.check()
+    assert ok(r1)["body"] == "one" and ok(r2)["body"] == "until close"
+    assert st["handshakes"] == 2
+
+
+def test_tls_wrong_ca_refused(certs, other_ca):
+    with ScriptedServer([serve(response(200))], tls=certs) as srv:
+        (r,), st = get(srv.url(), opts="ca=ca", ca=str(other_ca["ca_der"]))
+    err(r, "TLS: certificate not trusted: The certificate is not correctly signed", sent=False)
+    assert not srv.requests and srv.tls_errors
+
+
+def test_tls_wrong_hostname_refused(wrong_name):
+    with ScriptedServer([serve(response(200))], tls=wrong_name) as srv:
+        (r,), _ = get(srv.url(), opts="ca=ca", ca=str(wrong_name["ca_der"]))
+    err(r, "TLS: certificate not trusted: The certificate Common Name (CN) does not match", sent=False)
+    assert not srv.requests
+
+
+def test_tls_handshake_bounded_by_timeout(certs):
+    """A plain TCP server that never speaks TLS."""
+    with ScriptedServer([lambda conn: conn.wait_closed()]) as srv:
+        url = srv.url().replace("http://", "https://")
+        (r,), _ = get(url, opts="ca=ca, timeout_ms=300", ca=str(certs["ca_der"]))
+    err(r, "TLS handshake timed out after 300 ms", sent=False)
+    assert 250 <= r["ms"] < 2000
+
+
+# --- configuration refusals -------------------------------------------------------------------
+
+
+def test_http_refused_by_default_and_allowed_with_flag():
+    with ScriptedServer([serve(response(200, b"plain"))]) as srv:
+        code = """
+try:
+    httpc.Client(URL)
+except ValueError as e:
+    print("@@" + json.dumps(str(e)))
+c = httpc.Client(URL, allow_insecure_http=True)
+run(lambda: c.request("GET", "/"))
+"""
+        msg, r = device(code, srv.url())
+    assert msg == "api.base_url uses plain http://; set api.allow_insecure_http to true to allow it"
+    assert ok(r)["body"] == "plain"
+
+
+def test_https_without_ca_refused():
+    code = """
+for ca in (None, b""):
+    try:
+        httpc.Client("https://localhost:1", ca=ca)
+    except ValueError as e:
+        print("@@" + json.dumps(str(e)))
+"""
+    msgs = device(code)
+    assert len(msgs) == 2 and all("no CA certificate is configured (api.ca_cert)" in m for m in msgs)
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply, text",
+    [
+        (response(200, b"x" * 101), "reply body of 101 bytes exceeds max_body 100"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + b"x" * 64 + b"\r\n40\r\n",
+         "reply body exceeds max_body 100"),
+        (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 5000, "reply body exceeds max_body 100"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", "exceeds max_body 100"),
+    ],
+    ids=["length", "chunked", "to-close", "huge-length"],
+)
+def test_oversize_reply_refused_and_connection_dropped(reply, text):
+    def handler(conn):
+        conn.read_request()
+        conn.send(reply)
+        conn.wait_closed(timeout=5)
+
+    with ScriptedServer([handler]) as srv:
+        (r,), _ = get(srv.url(), opts="allow_insecure_http=True, max_body=100, timeout_ms=3000",
+                      linger=True)
+    srv.check()
+    err(r, text, sent=True)
+    assert r["ms"] < 2000
+    assert dropped_by_client(srv.conns[0])
+
+
+def test_headers_filtered_to_keep_list():
+    noise = [("X-Noise-%d" % i, "n" * 200) for i in range(20)]  # 4 KB: many buffer refills
+    reply = response(
+        429,
+        b"slow down",
+        headers=[("Retry-After", "30"), ("X-RateLimit-Remaining", " 0 "), ("Set-Cookie", "a=" + "b" * 800),
+                 *noise, ("Server", "test"), ("X-Custom", "yes"), ("CONTENT-TYPE", "text/plain")],
+        reason="Too Many Requests",
+    )
+    with ScriptedServer([serve(reply), serve(reply)]) as srv:
+        code = """
+c = httpc.Client(URL, allow_insecure_http=True)
+run(lambda: c.request("GET", "/"))
+c.close()
+c = httpc.Client(URL, allow_insecure_http=True, keep_headers=("X-Custom",))
+run(lambda: c.request("GET", "/"))
+"""
+        r1, r2 = device(code, srv.url())
+    assert ok(r1, 429)["headers"] == {"retry-after": "30", "x-ratelimit-remaining": "0",
+                                      "content-type": "text/plain"}
+    assert ok(r2, 429)["headers"] == {"x-custom": "yes"}
+
+
+# --- malformed replies --------------------------------------------------------------------------
+
+MALFORMED = [
+    # (id, reply, server closes after it, expected error text)
+    ("garbage-status", b"FOO BAR\r\n\r\n", False, "bad status line b'FOO BAR'"),
+    ("bad-status-code", b"HTTP/1.1 2x0 OK\r\n\r\n", False, "bad status line"),
+    ("status-999", b"HTTP/1.1 999 Huh\r\n\r\n", False, "bad status line"),
+    ("http2-status", b"HTTP/2 200\r\n\r\n", False, "bad status line"),
+    ("status-too-long", b"HTTP/1.1 200 " + b"O" * 2000 + b"\r\n\r\n", False, "status line longer than 1024"),
+    ("empty-reply", b"", True, "connection closed before reply"),
+    ("eof-in-status", b"HTTP/1.1 200", True, "connection closed in status"),
+    ("eof-in-headers", b"HTTP/1.1 200 OK\r\nContent-Le", True, "connection closed in header"),
+    ("header-no-colon", b"HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", False, "malformed header line"),
+    ("header-folded", b"HTTP/1.1 200 OK\r\nA: b\r\n  folded\r\n\r\n", False, "malformed header line"),
+    ("header-space-before-colon", b"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx", False, "malformed header"),
+    ("header-too-long", b"HTTP/1.1 200 OK\r\nX: " + b"a" * 1100 + b"\r\n\r\n", False, "header line longer"),
+    ("too-many-headers", b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 60 + b"\r\n", False, "more than 50 header lines"),
+    ("length-not-numeric", b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", False, "bad Content-Length b'abc'"),
+    ("length-negative", b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", False, "bad Content-Length"),
+    ("length-empty", b"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", False, "bad Content-Length"),
+    ("length-conflict", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", False,
+     "bad Content-Length b'3'"),
+    ("body-truncated", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcde", True, "body truncated: 5 of 10"),
+    ("body-longer-than-length", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabcdef", False,
+     "4 bytes beyond the reply's framing"),
+    ("bad-chunk-size", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", False, "bad chunk size b'zz'"),
+    ("chunk-size-signed", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", False, "bad chunk size"),
+    ("chunk-no-crlf", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n", False,
+     "chunk data not followed by CRLF"),
+    ("chunk-truncated", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", True,
+     "connection closed in chunk"),
+    ("chunked-no-last-chunk", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", True,
+     "connection closed in chunk size"),
+    ("unsupported-encoding", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", False,
+     "unsupported Transfer-Encoding"),
+    ("binary-header-value", b"HTTP/1.1 200 OK\r\nDate: \xff\xfe\r\nContent-Length: 0\r\n\r\n", False,
+     "date header is not text"),
+]
+
+
+@pytest.mark.parametrize("reply, close, text", [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_reply(reply, close, text):
+    def handler(conn):
+        conn.read_request()
+        conn.send(reply)
+        if close:
+            conn.close()
+        else:
+            conn.wait_closed(timeout=5)
+
+    with ScriptedServer([handler]) as srv:
+        (r,), st = get(srv.url(), opts="allow_insecure_http=True, timeout_ms=3000", linger=not close)
+    srv.check()
+    err(r, text, sent=True)
+    assert r["ms"] < 2000  # decided on the bytes, not by a timeout
+    assert st["connects"] == 1 and srv.connections == 1  # a fresh connection: never resent
+    if not close:
+        assert dropped_by_client(srv.conns[0])
+
+
+# --- timeouts and the deadline --------------------------------------------------------------
+
+
+def test_connect_timeout():
+    with Blackhole() as bh:
+        (r,), st = get("http://127.0.0.1:%d" % bh.port, opts="allow_insecure_http=True, timeout_ms=300")
+    err(r, "connect timed out after 300 ms", sent=False)
+    assert 250 <= r["ms"] < 2000
+
+
+def test_connect_bounded_by_deadline():
+    with Blackhole() as bh:
+        (r,), _ = get("http://127.0.0.1:%d" % bh.port,
+                      opts="allow_insecure_http=True, timeout_ms=5000, deadline_ms=400")
+    err(r, "connect: deadline of 400 ms exceeded", sent=False)
+    assert 350 <= r["ms"] < 2000
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_connect_refused(certs, scheme):
+    with Blackhole() as bh:
+        port = bh.port
+    (r,), _ = get("%s://localhost:%d" % (scheme, port), opts="allow_insecure_http=True, ca=ca",
+                  ca=str(certs["ca_der"]))  # nothing listens there any more
+    err(r, "connect failed: [Errno 111] ECONNREFUSED", sent=False)
+
+
+def test_read_timeout_when_server_never_answers():
+    def silent(conn):
+        conn.read_request()
+        conn.wait_closed(timeout=5)
+
+    with ScriptedServer([silent]) as srv:
+        (r,), _ = get(srv.url(), opts="allow_insecure_http=True, timeout_ms=300",
+                      calls=('c.request("POST", "/", b"data")',))
+    srv.check()
+    err(r, "reply timed out after 300 ms", sent=True)
+    assert 250 <= r["ms"] < 2000
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_deadline_stops_a_trickling_server(certs, tls):
+    def trickle(conn):
+        conn.read_request()
+        conn.trickle(response(200, b"x" * 100), 0.05)  # 20 bytes/s: each wait is short
+
+    with ScriptedServer([trickle], tls=certs if tls else None) as srv:
+        opts = "timeout_ms=500, deadline_ms=700, " + ("ca=ca" if tls else "allow_insecure_http=True")
+        (r,), st = get(srv.url(), opts=opts, ca=str(certs["ca_der"]) if tls else None)
+    err(r, "reply: deadline of 700 ms exceeded", sent=True)
+    assert 600 <= r["ms"] < 2000
+    assert st["bytes_received"] > 3  # it was trickling, not silent
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_fifty_requests_on_one_connection_do_not_grow_the_heap(certs, tls):
+    n = 50
+    reply = response(200, b'{"accepted":12}', headers=[
+        ("Content-Type", "application/json"), ("Server", "x" * 100),
+        ("Date", "Mon, 01 Jan 2029 00:00:00 GMT")])
+    code = """
+c = httpc.Client(URL, %s)
+payload = b"r" * 200
+hdrs = (("Authorization", "Bearer 0123456789abcdef"), (b"Content-Type", b"application/json"))
+r = a0 = a1 = g0 = g1 = None  # globals exist before measuring
+for _ in range(5):  # warm up: connect, first-use allocations
+    r = c.request("POST", "/readings", payload, hdrs)
+gc.collect()
+a0 = gc.mem_alloc()
+for _ in range(%d):
+    r = c.request("POST", "/readings", payload, hdrs)
+    if r.status != 200:
+        raise SystemExit("bad status")
+r = None
+gc.collect()
+a1 = gc.mem_alloc()
+gc.disable()  # what one request leaves for the collector
+g0 = gc.mem_alloc()
+r = c.request("POST", "/readings", payload, hdrs)
+g1 = gc.mem_alloc()
+gc.enable()
+print("@@" + json.dumps({"grown": a1 - a0, "garbage": g1 - g0, "body": len(r.body),
+                         "free": gc.mem_free()}))
+stats(c)
+""" % ("ca=ca" if tls else "allow_insecure_http=True", n)
+    with ScriptedServer([serve(*[reply] * (n + 6))], tls=certs if tls else None) as srv:
+        m, st = device(code, srv.url(), ca=str(certs["ca_der"]) if tls else None)
+    srv.check()
+    print("heap: %r" % m)
+    assert st["connects"] == 1 and st["requests"] == n + 6
+    assert m["grown"] <= 0, m  # nothing retained per request
+    # Response, kept-headers dict and values, body, small pieces: not the reply's size.
+    assert m["garbage"] < 1024, m
+
+
+def test_import_and_client_stay_within_the_heap_budget():
+    """httpc's share of the node's 64 KiB heap: at most 10 KB for its loaded bytecode,
+    constants and new names, 2.5 KB for a client (its 1 KB buffer included).
+
+    Measured in a fresh interpreter. New names (qstrs) count: a few more can make the
+    qstr pool grow, by ~0.9 KB at once.
+    """
+    res = mpy.run_code(
+        "import gc\n"
+        "gc.collect(); a = gc.mem_alloc()\n"
+        "import httpc\n"
+        "gc.collect(); b = gc.mem_alloc()\n"
+        "c = httpc.Client('http://api.example.com/v1', allow_insecure_http=True)\n"
+        "gc.collect(); print(b - a, gc.mem_alloc() - b)\n"
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    imported, client = map(int, res.stdout.split())
+    print("heap: import %d, client %d" % (imported, client))
+    assert imported <= 10 * 1024, imported
+    assert client <= 2560, client
