@@ -19,7 +19,6 @@ INT, NUM, STR, BOOL = "an integer", "a number", "a string", "true or false"
 DRIVERS = {
     "adc": (None, (("pin", INT, REQUIRED), ("scale", NUM, 1.0), ("offset", NUM, 0.0),
                    ("samples", INT, 8))),
-    "sht4x": (None, (("quantity", ("temperature", "humidity"), REQUIRED), ("address", INT, 0x44))),
     "wave": ("unix", (("shape", ("sine", "triangle", "square", "saw"), "sine"),
                       ("period_s", NUM, 3600.0), ("amplitude", NUM, 1.0), ("offset", NUM, 0.0),
                       ("phase_s", NUM, 0.0))),
@@ -162,11 +161,10 @@ def validate(raw, base_dir="", exists=None):
         if _is_int(cfg[key]) and cfg[key] < 1:
             c.err(key, "must be at least 1 second, got %d" % cfg[key])
     cfg["safe_mode_pin"] = c.field(raw, "safe_mode_pin", "safe_mode_pin", INT, None)
-    cfg["i2c"] = _i2c(c, raw)
     cfg["battery"] = _battery(c, raw, board)
     cfg["sensors"] = _sensors(c, raw, board, base_dir)
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
-                    "safe_mode_pin", "i2c", "battery", "sensors"), "")
+                    "safe_mode_pin", "battery", "sensors"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg
@@ -226,16 +224,6 @@ def _wifi(c, raw, board):
     }
     c.unknown(w, wifi, "wifi")
     return wifi
-
-
-def _i2c(c, raw):
-    b = c.obj(raw, "i2c", "i2c", required=False)
-    bus = {"id": c.field(b, "id", "i2c.id", INT, 0),
-           "scl": c.field(b, "scl", "i2c.scl", INT, 22),
-           "sda": c.field(b, "sda", "i2c.sda", INT, 21),
-           "freq": c.field(b, "freq", "i2c.freq", INT, 100000)}
-    c.unknown(b, bus, "i2c")
-    return bus
 
 
 def _source(c, table, name, board, path, what):

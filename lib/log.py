@@ -1,0 +1,59 @@
+"""Console log lines, with warnings and errors also kept in a small file on flash.
+
+Info lines go to the console only: writing them to flash every cycle would cost an
+erase per cycle. The file is rotated at MAX_BYTES, so it never fills the flash.
+"""
+
+from micropython import const
+
+import clock
+
+MAX_BYTES = const(8192)
+_now = None
+_path = None
+
+
+def setup(now, path=None):
+    """`now()` gives Unix seconds for stamps; `path` is the flash log file (optional)."""
+    global _now, _path
+    _now = now
+    _path = path
+
+
+def _line(level, msg):
+    try:
+        stamp = clock.iso(_now())
+    except Exception:  # no clock (or a broken one) must not silence the log
+        stamp = "-"
+    return "%s %s %s" % (stamp, level, msg)
+
+
+def info(msg):
+    print(_line("INFO", msg))
+
+
+def warn(msg):
+    _keep(_line("WARN", msg))
+
+
+def error(msg):
+    _keep(_line("ERROR", msg))
+
+
+def _keep(line):
+    print(line)
+    if not _path:
+        return
+    import os
+
+    try:
+        try:
+            if os.stat(_path)[6] > MAX_BYTES:
+                os.rename(_path, _path + ".1")
+        except OSError:
+            pass
+        with open(_path, "a") as f:
+            f.write(line)
+            f.write("\n")
+    except OSError as e:
+        print("log: cannot write %s: %s" % (_path, e))
