@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed
 
 test: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 sim: setup
 	$(BIN)/python -m tools.demo

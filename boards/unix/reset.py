@@ -1,0 +1,28 @@
+# The emulated chip reset: what the ESP32 firmware does at power-on or wake.
+# Its frozen _boot.py mounts littlefs (formatting a blank flash), then runs boot.py
+# and main.py from it. Here the flash is an image file in the state folder.
+import os
+
+import flashdev
+import vfs
+
+_state = os.getenv("SENSOCAN_STATE") or "state"
+_flash = flashdev.FlashImage(_state + "/flash.img")
+try:
+    _fs = vfs.VfsLfs2(_flash)
+except OSError:
+    if not _flash.blank():
+        raise OSError("flash image is not littlefs and not blank: %s/flash.img" % _state)
+    vfs.VfsLfs2.mkfs(_flash)
+    _fs = vfs.VfsLfs2(_flash)
+vfs.mount(_fs, "/flash")
+del _fs, _state
+
+# As on the ESP32, an exception in boot.py is printed and main.py still runs.
+try:
+    import boot  # noqa: E402,F401
+except Exception as e:
+    import sys
+
+    sys.print_exception(e)
+import main  # noqa: E402,F401

@@ -1,0 +1,47 @@
+"""What the node remembers across deep sleep, kept in RTC slow memory.
+
+A power cut wipes RTC memory; the checksum tells a valid record from garbage, and
+then every field starts from its power-on default.
+"""
+
+import binascii
+import struct
+
+from micropython import const
+
+_MAGIC = const(0x534E5231)  # "SNR1"
+_FMT = "<IBBHIIIIII"
+_SIZE = const(32)  # struct.calcsize(_FMT)
+
+
+class RtcState:
+    def __init__(self):
+        self.crashes = 0      # consecutive crashed runs (boot.py enters safe mode at 3)
+        self.failures = 0     # consecutive failed uploads: the backoff exponent
+        self.cycle = 0        # cycles since power-on
+        self.samples = 0      # sample rounds since power-on
+        self.next_sample = 0  # Unix seconds
+        self.next_upload = 0
+        self.retry_at = 0     # no upload before this (backoff, rate limit)
+        self.sensor_faults = 0
+
+    @classmethod
+    def load(cls, board):
+        st = cls()
+        raw = board.rtc_memory()
+        if len(raw) >= _SIZE + 4:
+            (crc,) = struct.unpack_from("<I", raw, _SIZE)
+            if crc == binascii.crc32(memoryview(raw)[:_SIZE]):
+                (magic, st.crashes, st.failures, _, st.cycle, st.samples, st.next_sample,
+                 st.next_upload, st.retry_at, st.sensor_faults) = struct.unpack_from(_FMT, raw)
+                if magic != _MAGIC:
+                    st = cls()
+        return st
+
+    def save(self, board):
+        buf = bytearray(_SIZE + 4)
+        struct.pack_into(_FMT, buf, 0, _MAGIC, min(self.crashes, 255), min(self.failures, 255),
+                         0, self.cycle, self.samples, self.next_sample, self.next_upload,
+                         self.retry_at, self.sensor_faults)
+        struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
+        board.rtc_memory(buf)

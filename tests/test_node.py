@@ -1,0 +1,235 @@
+"""Integration: the real firmware on the emulated board against the Sensocan mock.
+
+Each test runs wakes of the node (one MicroPython process each, 64 KiB heap) through
+tools/sim.py and checks what the server stored and what the node kept.
+"""
+
+import calendar
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.nodekit import DEVICE, ROOT, SENSORS, TOKEN, Kit
+from tools import certs
+
+
+@pytest.fixture
+def kit(tmp_path):
+    k = Kit(tmp_path)
+    yield k
+    k.stop()
+
+
+def epoch(iso):
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def csv_rows(n):
+    """The first n values of the replayed humidity recording."""
+    rows = (ROOT / "boards/unix/data/humidity.csv").read_text().split("\n")[2:]
+    return [float(v) for v in rows[:n]]
+
+
+def backlog(run):
+    m = re.search(r"backlog (\d+)", run.output)
+    assert m, run.output
+    return int(m.group(1))
+
+
+def test_readings_arrive_with_measurement_times_field_by_field(kit):
+    runs = kit.cycles(4)  # samples at t0, +60, +120, +180; uploads at t0 and +180
+    sent = [r for r in kit.server.requests() if r["path"].endswith("/readings")]
+    assert [r["status"] for r in sent] == [201, 201]
+    first = json.loads(sent[0]["body"])
+    assert sorted(first) == ["battery_voltage", "data"]
+    assert 3.3 <= first["battery_voltage"] <= 4.2
+    assert [sorted(item) for item in first["data"]] == [
+        ["sensor_slug", "timestamp", "value"], ["sensor_uuid", "timestamp", "value"],
+        ["sensor_slug", "timestamp", "value"]]
+    assert [i.get("sensor_slug") or i["sensor_uuid"] for i in first["data"]] == [
+        "temp_01", SENSORS[1]["uuid"], "soil"]
+    t0 = runs[0].started
+    assert {epoch(i["timestamp"]) for i in first["data"]} == {t0}
+    # the saw wave and the recorded CSV are known signals: check the values themselves
+    assert first["data"][0]["value"] == pytest.approx(20 + 5 * (2 * (t0 % 600) / 600 - 1), abs=1e-4)
+    assert first["data"][1]["value"] == csv_rows(1)[0]
+    second = json.loads(sent[1]["body"])
+    assert len(second["data"]) == 9
+    assert sorted({epoch(i["timestamp"]) for i in second["data"]}) == [
+        runs[1].started, runs[2].started, runs[3].started]
+    assert [r["value"] for r in kit.readings() if r["sensor_slug"] == "humidity"] == csv_rows(4)
+    stored = kit.readings()
+    assert len(stored) == 12 and {r["device_uuid"] for r in stored} == {DEVICE}
+    assert backlog(runs[-1]) == 0
+
+
+def test_request_headers_and_the_token_never_printed(kit):
+    runs = kit.cycles(2)
+    req = kit.server.requests()[0]
+    assert req["method"] == "POST" and req["content_type"] == "application/json"
+    assert req["path"] == "/api/v1/devices/%s/readings" % DEVICE
+    assert req["auth_ok"] == 1  # "Authorization: Bearer <token>" matched this device
+    for run in runs:
+        assert TOKEN not in run.output
+
+
+def test_offline_readings_are_buffered_and_drained_with_real_timestamps(kit):
+    runs = kit.cycles(1)
+    kit.sim.set_link(False)
+    offline = kit.cycles(6)
+    assert "upload: link: link down (no access point), retry in" in offline[2].output
+    assert backlog(offline[-1]) == 18
+    assert len(kit.readings()) == 3
+    kit.sim.set_link(True)
+    back = kit.cycles(1)
+    while backlog(back[-1]):  # the next upload is due within the backoff (jittered)
+        assert len(back) < 6, back[-1].output
+        back += kit.cycles(1)
+    stored = kit.readings()
+    sampled = [r.started for r in runs + offline + back if "stored 3" in r.output]
+    assert len(stored) == 3 * len(sampled)
+    assert sorted({epoch(r["timestamp"]) for r in stored}) == sampled
+    for slug in ("temp_01", "humidity", "soil"):
+        assert len([r for r in stored if r["sensor_slug"] == slug]) == len(sampled)
+
+
+def last_line(run, word):
+    lines = [line for line in run.output.splitlines() if word in line]
+    assert lines, run.output
+    return lines[-1]
+
+
+def test_wrong_token_keeps_readings_and_pauses_an_hour(kit):
+    kit.write_config(api={"token": "not-the-token"})
+    run = kit.cycles(1)[0]
+    assert "upload refused (401 Unauthenticated.): check api.token" in run.output
+    assert "unauthorized 401 Unauthenticated., retry in 3600 s" in run.output
+    assert backlog(run) == 3 and kit.readings() == []
+    assert "not-the-token" not in run.output
+    kit.write_config()
+    kit.sim.clock += 3600  # an hour later, with the token fixed
+    run = kit.cycles(1)[0]
+    assert backlog(run) == 0 and len(kit.readings()) == 6
+
+
+def test_unknown_device_is_404_and_nothing_is_lost(kit):
+    kit.write_config(api={"device_uuid": "00000000-0000-0000-0000-000000000000"})
+    run = kit.cycles(1)[0]
+    assert "not_found 404 Device not found., retry in 3600 s" in run.output
+    assert backlog(run) == 3
+
+
+def test_server_errors_back_off_and_deliver_later(kit):
+    kit.server.faults.add(action="reply", status=503, times=2)
+    runs = kit.cycles(1)
+    assert "server_error 503" in runs[0].output and backlog(runs[0]) == 3
+    while backlog(runs[-1]):
+        assert len(runs) < 8, runs[-1].output
+        runs += kit.cycles(1)
+    failed = [r for r in runs if "server_error 503" in r.output]
+    assert len(failed) == 2 and "retry in" in last_line(failed[1], "server_error")
+    assert len(kit.readings()) == 3 * len(runs)
+
+
+def test_rate_limit_waits_as_long_as_the_server_says(kit):
+    kit.server.faults.add(action="reply", status=429, times=1,
+                          headers={"Retry-After": "150"}, body={"message": "Too Many Requests"})
+    run = kit.cycles(1)[0]
+    assert "rate_limited 429 Too Many Requests, retry in 150 s" in run.output
+    assert backlog(run) == 3
+
+
+def test_validation_failure_sets_the_bad_reading_aside(kit):
+    errors = {"data.1.value": ["The data.1.value field must be a number."]}
+    kit.server.faults.add(action="reply", status=422, times=1,
+                          body={"message": "Validation failed.", "errors": errors})
+    run = kit.cycles(1)[0]
+    assert "reading set aside in dead letters: rejected: data.1.value" in run.output
+    assert backlog(run) == 0 and "dead letters 1" in run.output
+    assert [r["sensor_slug"] for r in kit.readings()] == ["temp_01", "soil"]
+
+
+def test_reply_lost_in_flight_is_resent_once(kit):
+    kit.server.faults.add(action="drop_after_store", times=1)
+    runs = kit.cycles(1)
+    assert backlog(runs[0]) == 3
+    while backlog(runs[-1]):
+        assert len(runs) < 6
+        runs += kit.cycles(1)
+    stored = kit.readings()
+    first = [r for r in stored if epoch(r["timestamp"]) == runs[0].started]
+    assert len(first) == 6  # at-least-once: the batch whose reply was lost, twice
+    assert len(stored) == 3 * len(runs) + 3
+
+
+def test_server_down_keeps_everything(tmp_path):
+    k = Kit(tmp_path)
+    port = k.server.port
+    k.stop()
+    runs = k.cycles(2)
+    assert "network_error" in runs[0].output and backlog(runs[-1]) == 6
+    from tools.sensocan_mock import MockServer
+    k.server = MockServer(k.server.registry, str(tmp_path / "mock2.sqlite"), port=port,
+                          tls=(str(k.paths["cert"]), str(k.paths["key"]))).start()
+    try:
+        runs += k.cycles(1)
+        while backlog(runs[-1]):
+            assert len(runs) < 10
+            runs += k.cycles(1)
+        assert len(k.readings()) == 3 * len(runs)
+    finally:
+        k.stop()
+
+
+def test_wrong_ca_is_refused_clearly_and_no_reading_is_lost(kit, tmp_path):
+    other = certs.make_ca(tmp_path / "other", ca_name="somebody else")
+    kit.write_config(api={"ca_cert": str(other["ca_der"])})
+    run = kit.cycles(1)[0]
+    assert "network_error 0 TLS: certificate not trusted" in run.output
+    assert backlog(run) == 3 and kit.readings() == []
+    kit.write_config(api={"ca_cert": str(kit.paths["ca_pem"])})  # the right CA, as PEM
+    kit.sim.clock += 3600
+    run = kit.cycles(1)[0]
+    assert backlog(run) == 0 and len(kit.readings()) == 6
+
+
+def test_plain_http_is_refused_unless_allowed(tmp_path):
+    k = Kit(tmp_path, tls=None)
+    try:
+        url = "http://localhost:%d/api/v1" % k.server.port
+        k.write_config(api={"base_url": url})
+        run = k.sim.run_cycle()
+        assert run.safe_mode
+        assert "api.base_url: plain http:// is refused" in run.output
+        assert k.readings() == []
+        k.write_config(api={"base_url": url, "allow_insecure_http": True})
+        run = k.cycles(1)[0]
+        assert backlog(run) == 0 and len(k.readings()) == 3
+    finally:
+        k.stop()
+
+
+def test_bad_config_enters_safe_mode_with_a_usable_repl(kit):
+    kit.write_config(sample_interval_s="60", sensors=[{"slug": "x", "driver": "adc", "pin": "34"}])
+    run = kit.sim.run_cycle(typed="print('answer', 6 * 7)\n")
+    assert run.safe_mode and run.sleep_s is None
+    assert "sample_interval_s: expected an integer, got \"60\"" in run.output
+    assert 'sensors[0].pin: expected an integer, got "34"' in run.output
+    assert "answer 42" in run.output  # the REPL ran what we typed
+    assert kit.server.requests() == []
+
+
+def test_crash_loop_stops_in_safe_mode(kit):
+    kit.sim.set_world(rtc_fault=True)  # a peripheral failing in a way nothing handles
+    runs = [kit.sim.run_cycle() for _ in range(4)]
+    assert "OSError: RTC: simulated hardware fault" in runs[0].output
+    assert "crash 1, retry in 20 s" in runs[0].output and runs[0].sleep_s == 20
+    assert "crash 3, retry in 80 s" in runs[2].output and runs[2].sleep_s == 80
+    assert runs[3].safe_mode and runs[3].sleep_s is None
+    assert "crash loop: the last 3 runs crashed" in runs[3].output
+    kit.sim.set_world(rtc_fault=False)
+    kit.sim.power_cut()  # a power cycle clears RTC memory, and with it the crash count
+    assert backlog(kit.cycles(1)[0]) == 0

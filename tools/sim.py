@@ -1,0 +1,241 @@
+"""Host tool (CPython): the emulated node's power supply and world.
+
+Runs the firmware under the MicroPython unix port on the emulated board
+(boards/unix), one process per wake, exactly as a chip resets after deep sleep:
+the flash image and RTC memory live in the state folder, the clock is accelerated
+by skipping the sleeps, and the link can be switched off between cycles.
+
+    python -m tools.sim --config CONFIG --state DIR [--cycles N] [--speed X]
+
+prints one line per cycle. Exit status: 0 done, 3 the node stopped in safe mode,
+4 the node stopped without asking to sleep (it would sit at the REPL).
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tools import build
+
+ROOT = Path(__file__).resolve().parent.parent
+# A whole wake on the 64-bit unix port: every module's bytecode sits in the heap
+# (frozen ESP32 firmware keeps it in flash) and every object is twice the ESP32's
+# size. Unit tests of single modules run at 64K; see `make bench` for the figures.
+NODE_HEAP = "96K"
+RESET = ROOT / "boards" / "unix" / "reset.py"
+FLASH_BYTES = 512 * 4096
+
+
+def micropython():
+    return os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
+
+
+class Run:
+    """What one wake of the node did."""
+
+    def __init__(self, cycle, started, output, returncode, sleep_s, cause):
+        self.cycle = cycle
+        self.started = started  # board time at launch (Unix seconds)
+        self.output = output
+        self.returncode = returncode
+        self.sleep_s = sleep_s  # None: the node did not ask to sleep
+        self.cause = cause      # the reset cause this run was started with
+
+    @property
+    def safe_mode(self):
+        return "SAFE MODE" in self.output
+
+
+class Simulator:
+    def __init__(self, config, state, heap=NODE_HEAP, speed=0.0, wdt_s=120.0, echo=None):
+        self.config = Path(config).resolve()
+        self.state = Path(state)
+        self.heap = heap
+        self.speed = speed  # 0: do not wait at all during sleeps
+        self.wdt_s = wdt_s
+        self.echo = echo    # called with each output line as it arrives
+        self.cycle = 0
+        self.clock = time.time()  # the board's Unix time: runs ahead while the node sleeps
+        self.cause = "power_on"
+        self.device_path = build.device_path("unix")
+        self.state.mkdir(parents=True, exist_ok=True)
+        if not (self.state / "world.json").exists():
+            self.set_world(link="up", battery_start=int(time.time()))
+
+    # -- the world ---------------------------------------------------------------
+
+    def world(self):
+        try:
+            return json.loads((self.state / "world.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def set_world(self, **changes):
+        w = self.world()
+        w.update(changes)
+        tmp = self.state / "world.json.tmp"
+        tmp.write_text(json.dumps(w))
+        tmp.replace(self.state / "world.json")
+
+    def set_link(self, up):
+        self.set_world(link="up" if up else "down")
+
+    def power_cut(self):
+        """Next start is a cold boot: RTC memory is lost, the flash image stays."""
+        (self.state / "rtc.bin").unlink(missing_ok=True)
+        self.cause = "power_on"
+
+    # -- running -----------------------------------------------------------------
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({
+            "MICROPYPATH": os.pathsep.join(str(p) for p in self.device_path),
+            "SENSOCAN_STATE": str(self.state),
+            "SENSOCAN_CONFIG": str(self.config),
+            "SENSOCAN_RESET_CAUSE": self.cause,
+            "SENSOCAN_CLOCK": str(int(self.clock)),
+        })
+        return e
+
+    def run_cycle(self, typed=None, interactive=False):
+        """Start the node once and wait until it sleeps, stops or overstays the watchdog.
+
+        `typed` is text for the node's console (what a user types at the REPL);
+        `interactive` connects this terminal instead.
+        """
+        self.cycle += 1
+        sleep_file = self.state / "sleep"
+        sleep_file.unlink(missing_ok=True)
+        started, cause = int(self.clock), self.cause
+        launched = time.monotonic()
+        proc = subprocess.Popen(
+            [micropython(), "-X", "heapsize=" + self.heap, str(RESET)],
+            env=self.env(), stdin=None if interactive else subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=not interactive)
+        if not interactive:
+            proc.stdin.write(typed or "")
+            proc.stdin.close()
+        out = []
+
+        def pump():
+            for line in proc.stdout:
+                out.append(line)
+                if self.echo:
+                    self.echo(line.rstrip("\n"))
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            rc = proc.wait(timeout=self.wdt_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+            out.append("[sim] watchdog: the node ran longer than %g s; reset\n" % self.wdt_s)
+        reader.join(5)
+        sleep_s = None
+        if sleep_file.exists():
+            request = sleep_file.read_text()
+            sleep_file.unlink()
+            if request == "reset":  # a soft reset: start again at once, RTC memory kept
+                self.cause = "soft"
+                self.cycle -= 1
+                return self.run_cycle(typed, interactive)
+            sleep_s = int(request) / 1000.0
+        self.clock += time.monotonic() - launched
+        self._advance(rc, sleep_s)
+        return Run(self.cycle, started, "".join(out), rc, sleep_s, cause)
+
+    def _advance(self, rc, sleep_s):
+        if sleep_s is not None:
+            self.cause = "deep_sleep"
+            if self.speed:
+                time.sleep(sleep_s / self.speed)
+            self.clock += sleep_s
+        elif rc == -signal.SIGKILL:
+            self.cause = "watchdog"
+        else:
+            self.cause = "power_on"
+
+
+def prepare_flash(state):
+    """Create a blank (erased) flash image so the first boot formats it."""
+    img = Path(state) / "flash.img"
+    if not img.exists():
+        with open(img, "wb") as f:
+            f.write(b"\xff" * FLASH_BYTES)
+
+
+def parse_ranges(spec):
+    """'3-5,9' -> {3, 4, 5, 9}"""
+    cycles = set()
+    for part in filter(None, (spec or "").split(",")):
+        a, _, b = part.partition("-")
+        cycles.update(range(int(a), int(b or a) + 1))
+    return cycles
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, help="the node's config.json")
+    ap.add_argument("--state", required=True, help="state folder (flash image, RTC memory)")
+    ap.add_argument("--cycles", type=int, default=10, help="wakes to run (default 10)")
+    ap.add_argument("--speed", type=float, default=0,
+                    help="clock acceleration: sleeps last sleep/speed seconds (0: no waiting)")
+    ap.add_argument("--heap", default=NODE_HEAP, help="MicroPython heap (default %s)" % NODE_HEAP)
+    ap.add_argument("--link-down", default="", metavar="CYCLES",
+                    help="cycles with the link down, e.g. 5-8,12")
+    ap.add_argument("--fresh", action="store_true", help="erase the state folder first")
+    ap.add_argument("--interactive", action="store_true",
+                    help="connect the terminal to the node (REPL in safe mode)")
+    ap.add_argument("--verbose", action="store_true", help="show all node output")
+    args = ap.parse_args(argv)
+
+    state = Path(args.state)
+    if args.fresh and state.exists():
+        for p in state.iterdir():
+            p.unlink()
+    state.mkdir(parents=True, exist_ok=True)
+    prepare_flash(state)
+    sim = Simulator(args.config, state, heap=args.heap, speed=args.speed,
+                    echo=print if args.verbose else None)
+    down = parse_ranges(args.link_down)
+    for _ in range(args.cycles):
+        sim.set_link(sim.cycle + 1 not in down)
+        run = sim.run_cycle(interactive=args.interactive)
+        if not args.verbose:
+            show(run)
+        if run.safe_mode:
+            if not args.verbose:
+                print(run.output, end="")
+            return 3
+        if run.sleep_s is None and run.cause != "watchdog":
+            print(run.output, end="")
+            print("[sim] the node stopped without asking to sleep (exit %d)" % run.returncode)
+            return 4
+    return 0
+
+
+def show(run):
+    """The run's cycle line, and anything unusual it printed (routine INFO lines not)."""
+    stamp = "[%3d %s]" % (run.cycle, _iso(run.started))
+    for line in run.output.splitlines():
+        if " INFO cycle " in line:
+            print(stamp, line.split(": ", 1)[-1])
+        elif " INFO " not in line:
+            print(stamp, line.split(" ", 1)[-1] if line[:1].isdigit() else line)
+
+
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
