@@ -13,7 +13,7 @@ Incremental: only sources newer than their .mpy are compiled.
 """
 
 import argparse
-import os
+import fcntl
 import shutil
 import subprocess
 import sys
@@ -41,8 +41,17 @@ def sources(board):
 
 
 def build(board="unix", out=None):
-    """Bring .build/<board> up to date; returns its path."""
+    """Bring .build/<board> up to date; returns its path. Safe to call concurrently
+    (parallel test workers): one build at a time, under a lock file."""
     dest_root = Path(out) if out else OUT / board
+    dest_root.mkdir(parents=True, exist_ok=True)
+    with open(dest_root.parent / (".%s.lock" % board), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build(board, dest_root)
+    return dest_root
+
+
+def _build(board, dest_root):
     wanted = set()
     stale = []
     for src, rel in sources(board):
@@ -57,17 +66,15 @@ def build(board="unix", out=None):
         if dest.suffix == ".py":
             shutil.copyfile(src, dest)
             continue
-        tmp = dest.with_suffix(".%d.tmp" % os.getpid())  # concurrent builds: no half files
+        tmp = dest.with_suffix(".tmp")  # an interrupted build leaves no half .mpy
         res = subprocess.run([mpy_cross(), "-o", str(tmp), "-s", src.name, str(src)],
                              capture_output=True, text=True)
         if res.returncode:
             raise SystemExit("mpy-cross failed on %s:\n%s" % (src, res.stderr))
         tmp.replace(dest)
-    if dest_root.exists():
-        for f in dest_root.rglob("*"):
-            if f.is_file() and f not in wanted:
-                f.unlink()  # a module deleted from the sources must not linger on the board
-    return dest_root
+    for f in dest_root.rglob("*"):
+        if f.is_file() and f not in wanted:
+            f.unlink()  # a module deleted from the sources must not linger on the board
 
 
 def device_path(board="unix"):
