@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import mpy
+from tools import unixport as mpy
 
 DEVICE_DIR = Path(__file__).parent / "device"
 

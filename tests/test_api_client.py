@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests import mpy
+from tools import unixport as mpy
 from tests.nodekit import DEVICE, SENSORS, TOKEN
 from tools import certs
 from tools.sensocan_mock import MockServer

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests import mpy
+from tools import unixport as mpy
 from tools import check_config
 
 UUID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"

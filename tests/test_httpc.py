@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests import mpy
+from tools import unixport as mpy
 from tests.scripted_server import Blackhole, ScriptedServer, response, serve
 from tools.certs import make_ca
 

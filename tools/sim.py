@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from tools import build
+from tools import build, unixport
 
 ROOT = Path(__file__).resolve().parent.parent
 # A whole wake on the 64-bit unix port: every module's bytecode sits in the heap
@@ -32,15 +32,12 @@ RESET = ROOT / "boards" / "unix" / "reset.py"
 FLASH_BYTES = 512 * 4096
 
 
-def micropython():
-    return os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
-
-
 class Run:
     """What one wake of the node did."""
 
-    def __init__(self, cycle, started, output, returncode, sleep_s, cause):
+    def __init__(self, cycle, started, output, returncode, sleep_s, cause, killed=False):
         self.cycle = cycle
+        self.killed = killed  # the power was cut during this run
         self.started = started  # board time at launch (Unix seconds)
         self.output = output
         self.returncode = returncode
@@ -104,11 +101,12 @@ class Simulator:
         })
         return e
 
-    def run_cycle(self, typed=None, interactive=False):
+    def run_cycle(self, typed=None, interactive=False, cut_after=None):
         """Start the node once and wait until it sleeps, stops or overstays the watchdog.
 
         `typed` is text for the node's console (what a user types at the REPL);
-        `interactive` connects this terminal instead.
+        `interactive` connects this terminal instead. `cut_after` (seconds) cuts the
+        power then: SIGKILL, wherever the node is, and RTC memory is lost.
         """
         self.cycle += 1
         sleep_file = self.state / "sleep"
@@ -116,7 +114,7 @@ class Simulator:
         started, cause = int(self.clock), self.cause
         launched = time.monotonic()
         proc = subprocess.Popen(
-            [micropython(), "-X", "heapsize=" + self.heap, str(RESET)],
+            [unixport.binary(), "-X", "heapsize=" + self.heap, str(RESET)],
             env=self.env(), stdin=None if interactive else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=not interactive)
@@ -133,13 +131,21 @@ class Simulator:
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
+        killed = False
         try:
-            rc = proc.wait(timeout=self.wdt_s)
+            rc = proc.wait(timeout=cut_after if cut_after is not None else self.wdt_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             rc = proc.wait()
-            out.append("[sim] watchdog: the node ran longer than %g s; reset\n" % self.wdt_s)
+            killed = cut_after is not None
+            out.append("[sim] power cut\n" if killed else
+                       "[sim] watchdog: the node ran longer than %g s; reset\n" % self.wdt_s)
         reader.join(5)
+        if killed:
+            (self.state / "sleep").unlink(missing_ok=True)
+            self.power_cut()
+            self.clock += time.monotonic() - launched
+            return Run(self.cycle, started, "".join(out), rc, None, cause, killed=True)
         sleep_s = None
         if sleep_file.exists():
             request = sleep_file.read_text()
