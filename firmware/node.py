@@ -8,6 +8,7 @@ is on only while there is something to upload.
 import gc
 
 import log
+import sensortable
 from rtcstate import RtcState
 from spool import Spool
 
@@ -30,9 +31,14 @@ class Node:
         self.board = board
         self.cfg = cfg
         self.st = st
-        self.spool = Spool(board.DATA_DIR + "/spool")
-        # what the upload needs of the sensors; the rest of their settings can go
-        self.ids = [(s["slug"], s["uuid"]) for s in cfg["sensors"]]
+        sp = cfg["spool"]
+        # by default 3/4 of the flash, counting a segment at its smallest (3 KiB a block)
+        capacity = sp["capacity"] or board.FLASH_BYTES * 3 // 4 // 4096 * 192
+        self.spool = Spool(board.DATA_DIR + "/spool", capacity,
+                           sp["when_full"] == "drop_newest", log)
+        # every sensor the spool may hold readings of, and the config's in that table
+        self.ids, self.numbers = sensortable.load(
+            board.DATA_DIR + "/sensors.json", [(s["slug"], s["uuid"]) for s in cfg["sensors"]])
 
     def sample(self, now, battery_too):
         """The sampling phase; returns (readings stored or None, battery volts or None)."""
@@ -42,7 +48,7 @@ class Node:
         import sampler
 
         s = sampler.Sampler(self.board, self.cfg, self.st)
-        stored = s.sample(self.spool, now) if due else None
+        stored = s.sample(self.spool, self.numbers, now) if due else None
         battery = s.read_battery(now) if battery_too else None
         s = None
         sampler.unload()
@@ -127,9 +133,11 @@ class Node:
         if due:
             st.next_upload = _next_due(st.next_upload or now, cfg["upload_interval_s"], now)
         gc.collect()
-        parts.append("backlog %d" % self.spool.pending())
-        if self.spool.dead():
-            parts.append("dead letters %d" % self.spool.dead())
+        sp = self.spool
+        parts.append("backlog %d" % sp.pending())
+        for name, n in (("dead letters", sp.dead), ("dropped", sp.dropped), ("lost", sp.lost)):
+            if n:
+                parts.append("%s %d" % (name, n))
         if st.sensor_faults:
             parts.append("sensor faults %d" % st.sensor_faults)
         wake = min(st.next_sample, max(st.next_upload, st.retry_at))

@@ -42,8 +42,9 @@ class Sampler:
             self.st.sensor_faults += 1
             return None
 
-    def sample(self, spool, now):
-        """Read every sensor once and store the readings with one flush."""
+    def sample(self, spool, numbers, now):
+        """Read every sensor once and store the readings with one flush; `numbers`
+        are the sensors' numbers in the spool (sensortable.py)."""
         n = self.st.samples
         for i, drv in enumerate(self.sensors):
             if drv is None:
@@ -58,7 +59,7 @@ class Sampler:
                 log.warn("sensors[%d]: read %r, not a finite number: not stored" % (i, v))
                 self.st.sensor_faults += 1
                 continue
-            spool.append(i, now, v)
+            spool.append(numbers[i], now, v)
         self.st.samples += 1
         return spool.commit()
 

@@ -161,10 +161,11 @@ def validate(raw, base_dir="", exists=None):
         if _is_int(cfg[key]) and cfg[key] < 1:
             c.err(key, "must be at least 1 second, got %d" % cfg[key])
     cfg["safe_mode_pin"] = c.field(raw, "safe_mode_pin", "safe_mode_pin", INT, None)
+    cfg["spool"] = _spool(c, raw)
     cfg["battery"] = _battery(c, raw, board)
     cfg["sensors"] = _sensors(c, raw, board, base_dir)
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
-                    "safe_mode_pin", "battery", "sensors"), "")
+                    "safe_mode_pin", "spool", "battery", "sensors"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg
@@ -224,6 +225,17 @@ def _wifi(c, raw, board):
     }
     c.unknown(w, wifi, "wifi")
     return wifi
+
+
+def _spool(c, raw):
+    s = c.obj(raw, "spool", "spool", required=False)
+    out = {"capacity": c.field(s, "capacity", "spool.capacity", INT, None),
+           "when_full": c.field(s, "when_full", "spool.when_full",
+                                ("drop_oldest", "drop_newest"), "drop_oldest")}
+    if _is_int(out["capacity"]) and out["capacity"] < 64:
+        c.err("spool.capacity", "must be at least 64 readings, got %d" % out["capacity"])
+    c.unknown(s, out, "spool")
+    return out
 
 
 def _source(c, table, name, board, path, what):

@@ -1,8 +1,16 @@
-"""Readings waiting for the server, on flash, oldest first.
+"""The crash-safe flash spool: every stored reading stays until the server has it.
 
-Simple first version: one append-only file of 16-byte records and a cursor file
-naming how many bytes the server has acknowledged. Readings are staged in RAM and
-written with one flush per cycle; the cursor is replaced by write-temp + rename.
+Readings are fixed 16-byte records (sensor, flags, time, value, CRC32) in files named
+by the index of their first record (8 hex digits), so the file after `f` is always
+`f + its record count` and no index of files is kept in RAM. Each commit() writes the
+cycle's readings as one new small file (one flush; small enough to live inline in
+littlefs metadata, so no block is erased for it); once the small files add up to
+_SEAL_BYTES they are merged into one segment of a single flash block. An atomic
+`state` file holds the acknowledged position (the cursor) and the counters.
+docs/spool.md explains the format and what a power cut at each step leaves behind.
+
+It relies on littlefs: whole-file commits on close, atomic rename, and directory
+entries listed in name order.
 """
 
 import binascii
@@ -12,103 +20,325 @@ import struct
 from micropython import const
 
 RECORD = const(16)
-_FMT = "<BBHIf"  # sensor, flags, reserved, unix time, value; then crc32 of these 12 bytes
-_STAGE = const(64)  # records one cycle can stage before commit()
+_FMT = "<BBHIf"  # sensor, flags, reserved, unix time, value: the checksummed 12 bytes
+_REC_FMT = "<BBHIfI"  # the same, then their CRC32
+_STAGE = const(64)  # readings one commit can take
+_SEAL_BYTES = const(3072)  # small files merge into a segment at this size; segments fit a block
+_DEAD_BYTES = const(16384)  # the dead-letter file rotates at this size (one older file kept)
+_STATE_FMT = "<IIIIII"  # magic, cursor, tail, dropped, dead letters, lost; CRC32 follows
+_STATE_MAGIC = const(0x53504C31)  # "SPL1"
+_ENOSPC = const(28)  # littlefs "no space"; MicroPython's errno module has no ENOSPC
+
+# flags of a dead-letter record: why it was set aside
+REJECTED = const(1)  # the server refused it (422 or an unknown sensor)
+CORRUPT = const(2)   # its checksum failed
+UNSENDABLE = const(3)  # a value or sensor index that cannot be sent
+LOST = const(0xFF)  # a tombstone standing in for a reading the flash lost: never sent
 
 
 class Spool:
-    def __init__(self, root):
+    def __init__(self, root, capacity=None, keep_oldest=False, log=None):
+        """Open (and recover) the spool in `root`. `capacity` bounds the readings kept:
+        beyond it the oldest are dropped, or with `keep_oldest` the newest; either way
+        counted in `dropped` and logged."""
         self.root = root
-        _mkdir(root)
-        self._queue = root + "/queue.bin"
-        self._cursor_path = root + "/cursor"
-        self._dead = root + "/dead.bin"
+        self.q = root + "/q/"
+        self.capacity = capacity
+        self.keep_oldest = keep_oldest
+        self.log = log
+        self.dropped = self.dead = self.lost = 0
         self._stage = bytearray(_STAGE * RECORD)
         self._staged = 0
-        self._rec = bytearray(RECORD)
-        self.cursor = self._read_cursor()
-        self.size = _size(self._queue)
+        self._one = bytearray(RECORD)
+        _mkdirs(self.q)
+        self._recover(*self._read_state())
 
-    def _read_cursor(self):
+    # -- recovery: O(number of files), never O(readings) -----------------------------
+
+    def _recover(self, cursor, tail):
+        """Rebuild the position from the files; `cursor` None when the state was lost."""
+        _remove(self.root + "/state.tmp")
+        lost = self.lost
+        _remove(self.q + "tmp")  # a merge cut short: its small files are all still there
+        head = end = None
+        run_first, run_bytes = None, 0
+        gaps = []
+        for name, _, _, size in os.ilistdir(self.q):
+            if len(name) != 8:
+                continue
+            first, n = int(name, 16), size // RECORD
+            if end is not None and first < end or not n or cursor is not None and first + n <= cursor:
+                os.remove(self.q + name)  # merged into its predecessor, empty, or acknowledged
+                continue
+            if head is None:
+                head = first
+                if cursor is not None and first > cursor:  # the oldest readings are gone
+                    self.lost += first - cursor
+                    self._warn("%d readings before %08x are missing" % (first - cursor, first))
+            elif first > end and len(gaps) < 8:
+                gaps.append((end, first))  # filled after the listing, not during it
+            end = first + n
+            if size < _SEAL_BYTES:
+                run_first = first if run_first is None else run_first
+                run_bytes += size
+            else:
+                run_first, run_bytes = None, 0
+        if cursor is None:
+            cursor = head if head is not None else tail
+            if head is not None:
+                self._warn("state file missing or corrupt: everything left is sent again")
+        self.tail = end if end is not None else max(cursor, tail)
+        self.cursor = min(max(cursor, head if head is not None else cursor), self.tail)
+        self.head = head if head is not None else self.tail
+        self._run_first, self._run_bytes = run_first, run_bytes
+        for first, end in gaps:
+            self._tombstones(first, end)
+        if self.lost != lost:
+            self._save_state()
+
+    def _read_state(self):
         try:
-            with open(self._cursor_path) as f:
-                return int(f.read())
+            with open(self.root + "/state", "rb") as f:
+                raw = f.read()
+            v = struct.unpack(_STATE_FMT + "I", raw)
+            if v[0] == _STATE_MAGIC and v[6] == binascii.crc32(memoryview(raw)[:24]):
+                self.dropped, self.dead, self.lost = v[3], v[4], v[5]
+                return v[1], v[2]
         except (OSError, ValueError):
-            return 0
+            pass
+        return None, 0
+
+    def _save_state(self):
+        buf = bytearray(28)
+        struct.pack_into(_STATE_FMT, buf, 0, _STATE_MAGIC, self.cursor, self.tail, self.dropped,
+                         self.dead, self.lost)
+        struct.pack_into("<I", buf, 24, binascii.crc32(memoryview(buf)[:24]))
+        tmp = self.root + "/state.tmp"
+        with open(tmp, "wb") as f:
+            f.write(buf)
+        os.rename(tmp, self.root + "/state")
+
+    def _warn(self, msg):
+        if self.log:
+            self.log.warn("spool: " + msg)
+
+    # -- writing ---------------------------------------------------------------------
 
     def append(self, sensor, t, value, flags=0):
-        """Stage one reading in RAM (allocates nothing); commit() makes it durable."""
+        """Stage one reading in RAM (allocates nothing); commit() stores it."""
         if self._staged == _STAGE:
-            raise OSError("spool stage full: commit() first")
-        off = self._staged * RECORD
-        _pack(self._stage, off, sensor, flags, t, value)
+            raise OSError("spool: %d readings staged, commit() first" % _STAGE)
+        _pack(self._stage, self._staged * RECORD, sensor, flags, t, value)
         self._staged += 1
 
     def commit(self):
-        """Write the staged readings with one flush; returns how many were stored."""
-        n = self._staged
-        if n:
-            with open(self._queue, "ab") as f:
-                f.write(memoryview(self._stage)[: n * RECORD])
-            self.size += n * RECORD
-            self._staged = 0
+        """Store the staged readings with one flush; returns how many were stored.
+
+        A full flash drops the oldest file (counted) and tries once more; if that
+        fails too, the readings are counted as dropped and the error logged.
+        """
+        n, self._staged = self._staged, 0
+        if not n:
+            return 0
+        if self.keep_oldest and self.capacity and self.pending() + n > self.capacity:
+            return self._refuse(n, "full")
+        data = memoryview(self._stage)[: n * RECORD]
+        for attempt in (0, 1):
+            try:
+                _write(self.q + "%08x" % self.tail, data)
+                break
+            except OSError as e:
+                _remove(self.q + "%08x" % self.tail)
+                if e.args[0] != _ENOSPC or attempt or not self._drop_oldest():
+                    return self._refuse(n, e)
+        if self._run_first is None:
+            self._run_first = self.tail
+        self.tail += n
+        self._run_bytes += n * RECORD
+        if self._run_bytes >= _SEAL_BYTES:
+            try:
+                self._seal()
+            except OSError as e:  # the small files stay as they are; next commit retries
+                _remove(self.q + "tmp")
+                self._warn("cannot merge files (%s)" % e)
+                if e.args[0] == _ENOSPC:
+                    self._drop_oldest()
+        while self.capacity and self.pending() > self.capacity and self._drop_oldest():
+            pass
         return n
 
+    def _refuse(self, n, why):
+        self.dropped += n
+        self._warn("cannot store %d readings (%s): dropped (%d so far)" % (n, why, self.dropped))
+        try:
+            self._save_state()
+        except OSError:
+            pass  # the count is lost with the flash; the log line stays
+        return 0
+
+    def _seal(self):
+        """Merge the small files into one segment: write it aside, rename it over the
+        first small file (atomic), then remove the rest (recovery removes leftovers)."""
+        first = f = self._run_first
+        names = []
+        with open(self.q + "tmp", "wb") as out:
+            while f < self.tail:
+                name = self.q + "%08x" % f
+                with open(name, "rb") as src:
+                    n = src.readinto(self._stage)
+                out.write(memoryview(self._stage)[:n])
+                names.append(name)
+                f += n // RECORD
+        os.rename(self.q + "tmp", names[0])
+        for name in names[1:]:
+            os.remove(name)
+        self._run_first, self._run_bytes = None, 0
+        if self.head > first:
+            self.head = first
+
+    def _drop_oldest(self):
+        """Drop the oldest file's unacknowledged readings to make room; False if none."""
+        if self.head >= self.tail or self._next(self.head) >= self.tail:
+            return False  # never drop the only file: it holds the newest readings
+        end = self._next(self.head)
+        lost = end - self.cursor
+        self.dropped += lost
+        self.cursor = end
+        self._save_state()
+        self._warn("full: dropped the %d oldest readings (%d dropped so far)"
+                   % (lost, self.dropped))
+        self._forget()
+        return True
+
+    # -- reading and acknowledging ---------------------------------------------------
+
     def pending(self):
-        return (self.size - self.cursor) // RECORD
+        return self.tail - self.cursor
+
+    def _next(self, f):
+        """The index after file `f`."""
+        try:
+            return f + os.stat(self.q + "%08x" % f)[6] // RECORD
+        except OSError:
+            return self.tail
 
     def read(self, start, buf):
-        """Fill `buf` with whole records from the `start`-th pending one; returns the count."""
-        off = self.cursor + start * RECORD
-        want = min(len(buf) // RECORD, (self.size - off) // RECORD)
-        if want <= 0:
-            return 0
-        with open(self._queue, "rb") as f:
-            f.seek(off)
-            f.readinto(memoryview(buf)[: want * RECORD])
-        return want
+        """Copy pending records from the `start`-th one into `buf` (whole records);
+        returns how many. Streams from flash: the backlog is never loaded."""
+        want = self.cursor + start
+        mv = memoryview(buf)
+        got, room = 0, len(buf) // RECORD
+        f = self.head
+        broken = None
+        while got < room and want < self.tail:
+            end = self._next(f)
+            if end <= want:
+                f = end
+                continue
+            try:
+                with open(self.q + "%08x" % f, "rb") as src:
+                    src.seek((want - f) * RECORD)
+                    k = min(room - got, end - want)
+                    k = src.readinto(mv[got * RECORD : (got + k) * RECORD]) // RECORD
+            except OSError as e:
+                if broken == f:
+                    return got
+                broken = f
+                self._unreadable(f, e)
+                continue
+            got += k
+            want += k
+            f = end
+        return got
+
+    def _unreadable(self, f, e):
+        """A file that vanished or cannot be read: tombstones take its place."""
+        self._warn("file %08x unreadable (%s)" % (f, e))
+        _remove(self.q + "%08x" % f)
+        after = self.tail
+        for name, _, _, _ in os.ilistdir(self.q):
+            if len(name) == 8 and f < int(name, 16) < after:
+                after = int(name, 16)
+        self._tombstones(f, after)
+        self._save_state()
+
+    def _tombstones(self, first, end):
+        """Fill records first..end-1 with tombstones, so the index space has no hole."""
+        n = end - max(first, self.cursor)  # acknowledged ones were not lost
+        self.lost += n
+        self._warn("%d readings lost at %08x (%d lost so far)" % (n, first, self.lost))
+        buf = bytearray(16 * RECORD)
+        for i in range(16):
+            _pack(buf, i * RECORD, 0, LOST, 0, 0.0)
+        with open(self.q + "%08x" % first, "wb") as out:
+            while first < end:
+                k = min(16, end - first)
+                out.write(memoryview(buf)[: k * RECORD])
+                first += k
 
     def ack(self, n):
-        """The server stored the first `n` pending readings: forget them."""
-        self.cursor = min(self.size, self.cursor + n * RECORD)
-        if self.cursor == self.size:
-            _remove(self._queue)
-            _remove(self._cursor_path)
-            self.cursor = self.size = 0
+        """The server stored the first `n` pending readings: move the cursor past them
+        (atomically), then remove the files that are wholly behind it."""
+        self.cursor = min(self.tail, self.cursor + n)
+        try:
+            self._save_state()
+        except OSError as e:  # the files stay: after a reset these readings go again
+            self._warn("cannot record the acknowledgement (%s)" % e)
             return
-        tmp = self._cursor_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(self.cursor))
-        os.rename(tmp, self._cursor_path)
+        self._forget()
 
-    def dead_letter(self, buf, i):
-        """Keep record `i` of `buf` aside: the server rejected it for good."""
-        with open(self._dead, "ab") as f:
-            f.write(memoryview(buf)[i * RECORD : (i + 1) * RECORD])
+    def _forget(self):
+        while self.head < self.tail:
+            end = self._next(self.head)
+            if end > self.cursor:
+                break
+            _remove(self.q + "%08x" % self.head)
+            if self._run_first is not None and self._run_first <= self.head:
+                self._run_first = end if end < self.tail else None
+                self._run_bytes = max(0, self._run_bytes - (end - self.head) * RECORD)
+            self.head = end
 
-    def dead(self):
-        return _size(self._dead) // RECORD
+    # -- dead letters ------------------------------------------------------------------
+
+    def dead_letter(self, buf, i, why=REJECTED):
+        """Keep record `i` of `buf` aside for good, marked with `why`; counted. The
+        caller still acknowledges it, so it never blocks the queue."""
+        rec = self._one
+        rec[:] = memoryview(buf)[i * RECORD : (i + 1) * RECORD]
+        if why != CORRUPT:  # a corrupt record is kept byte for byte
+            rec[1] = why
+            struct.pack_into("<I", rec, 12, binascii.crc32(memoryview(rec)[:12]))
+        path = self.root + "/dead"
+        try:
+            if os.stat(path)[6] >= _DEAD_BYTES:
+                os.rename(path, path + ".1")
+        except OSError:
+            pass
+        with open(path, "ab") as f:
+            f.write(rec)
+        self.dead += 1
+
+
+_HEAD = bytearray(12)  # scratch for the checksummed part: no slice, no allocation
 
 
 def _pack(buf, off, sensor, flags, t, value):
-    struct.pack_into(_FMT, buf, off, sensor, flags, 0, t, value)
-    struct.pack_into("<I", buf, off + 12, binascii.crc32(memoryview(buf)[off : off + 12]))
+    struct.pack_into(_FMT, _HEAD, 0, sensor, flags, 0, t, value)
+    struct.pack_into(_REC_FMT, buf, off, sensor, flags, 0, t, value, binascii.crc32(_HEAD))
 
 
 def unpack(buf, i):
     """Record `i` of `buf` as (sensor, flags, t, value), or None when its checksum fails."""
     off = i * RECORD
-    sensor, flags, _, t, value, crc = struct.unpack_from(_FMT + "I", buf, off)
+    sensor, flags, _, t, value, crc = struct.unpack_from(_REC_FMT, buf, off)
     if binascii.crc32(memoryview(buf)[off : off + 12]) != crc:
         return None
     return sensor, flags, t, value
 
 
-def _size(path):
-    try:
-        return os.stat(path)[6]
-    except OSError:
-        return 0
+def _write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def _remove(path):
@@ -118,7 +348,7 @@ def _remove(path):
         pass
 
 
-def _mkdir(path):
+def _mkdirs(path):
     p = ""
     for part in path.strip("/").split("/"):
         p += "/" + part

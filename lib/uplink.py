@@ -10,7 +10,7 @@ still queued; the caller decides when to try again.
 
 import backoff
 import sensocan
-from spool import RECORD, unpack
+from spool import CORRUPT, LOST, RECORD, REJECTED, UNSENDABLE, unpack
 
 _SENSOR_NOT_FOUND = "Sensor not found."
 
@@ -106,7 +106,7 @@ class Uplink:
                     added = 0
                     for i in bad:
                         if i < len(pos) and pos[i] not in skip:
-                            skip[pos[i]] = "rejected: %s" % _errors_of(reply.errors, i)
+                            skip[pos[i]] = (REJECTED, _errors_of(reply.errors, i))
                             added += 1
                     if added:
                         continue
@@ -122,7 +122,7 @@ class Uplink:
                 self.log.error("server keeps rejecting readings without naming them; pausing")
                 return res.stop(reply)
             res.blind += 1
-            skip[pos[0]] = "rejected: %s" % (reply.errors or reply.message)
+            skip[pos[0]] = (REJECTED, reply.errors or reply.message)
         return False
 
     def _build(self, n, skip):
@@ -139,11 +139,14 @@ class Uplink:
                 continue
             rec = unpack(self.buf, i)
             if rec is None:
-                skip[i] = "corrupt record (checksum)"
+                skip[i] = (CORRUPT, "checksum failed")
                 continue
-            sensor, _, t, value = rec
+            sensor, flags, t, value = rec
+            if flags == LOST:  # a tombstone: the spool already counted the loss
+                skip[i] = None
+                continue
             if sensor >= len(self.prefixes) or not sensocan.finite(value):
-                skip[i] = "cannot be sent (sensor %d, value %r)" % (sensor, value)
+                skip[i] = (UNSENDABLE, "sensor %d, value %r" % (sensor, value))
                 continue
             if not api.add(self.prefixes[sensor], value, t):
                 return pos, i
@@ -152,11 +155,16 @@ class Uplink:
 
     def _ack(self, n, skip, res):
         for i in skip:
-            if i < n:
-                self.log.warn("reading set aside in dead letters: %s" % skip[i])
-                self.spool.dead_letter(self.buf, i)
+            if i < n and skip[i]:
+                why, text = skip[i]
+                self.log.warn("reading set aside in dead letters (%s): %s"
+                              % (_WHY[why], text))
+                self.spool.dead_letter(self.buf, i, why)
                 res.dead += 1
         self.spool.ack(n)
+
+
+_WHY = {REJECTED: "rejected", CORRUPT: "corrupt", UNSENDABLE: "unsendable"}
 
 
 def _errors_of(errors, i):

@@ -147,7 +147,7 @@ def test_validation_failure_sets_the_bad_reading_aside(kit):
     kit.server.faults.add(action="reply", status=422, times=1,
                           body={"message": "Validation failed.", "errors": errors})
     run = kit.cycles(1)[0]
-    assert "reading set aside in dead letters: rejected: data.1.value" in run.output
+    assert "reading set aside in dead letters (rejected): data.1.value: The data.1" in run.output
     assert backlog(run) == 0 and "dead letters 1" in run.output
     assert [r["sensor_slug"] for r in kit.readings()] == ["temp_01", "soil"]
 
@@ -233,3 +233,24 @@ def test_crash_loop_stops_in_safe_mode(kit):
     kit.sim.set_world(rtc_fault=False)
     kit.sim.power_cut()  # a power cycle clears RTC memory, and with it the crash count
     assert backlog(kit.cycles(1)[0]) == 0
+
+
+def test_editing_the_sensor_list_never_relabels_stored_readings(kit):
+    kit.sim.set_link(False)
+    kit.cycles(2)  # 6 readings wait: temp_01, the humidity uuid, soil, twice
+    cfg = json.loads(kit.config_path.read_text())
+    cfg["sensors"] = [cfg["sensors"][2], cfg["sensors"][0]]  # humidity removed, order swapped
+    kit.config_path.write_text(json.dumps(cfg))
+    kit.sim.set_link(True)
+    runs = kit.cycles(1)
+    while backlog(runs[-1]):
+        assert len(runs) < 6
+        runs += kit.cycles(1)
+    stored = kit.readings()
+    by_time = {}
+    for r in stored:
+        by_time.setdefault(r["timestamp"], set()).add(r["sensor_slug"])
+    times = sorted(by_time)
+    assert [by_time[t] for t in times] == [{"temp_01", "humidity", "soil"}] * 2 + [
+        {"temp_01", "soil"}] * len(runs)
+    assert [r["value"] for r in stored if r["sensor_slug"] == "humidity"] == csv_rows(2)

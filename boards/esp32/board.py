@@ -15,6 +15,16 @@ FLASH = ""
 DATA_DIR = "/data"
 CONFIG_PATH = "/config.json"
 RTC_MEMORY_SIZE = 2048
+
+
+def _vfs_bytes():
+    import esp32
+
+    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
+    return parts[0].info()[3] if parts else 2 * 1024 * 1024
+
+
+FLASH_BYTES = _vfs_bytes()  # the littlefs partition (2 MiB on a 4 MB board)
 _EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0  # ESP32 counts from 2000
 _CLOCK_SET_AFTER = 1704067200  # 2024-01-01: an earlier clock was never set
 

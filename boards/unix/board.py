@@ -22,6 +22,7 @@ STATE = os.getenv("SENSOCAN_STATE") or "state"
 FLASH = "/flash"
 DATA_DIR = FLASH + "/data"
 CONFIG_PATH = os.getenv("SENSOCAN_CONFIG") or FLASH + "/config.json"
+FLASH_BYTES = 512 * 4096  # the vfs partition of a 4 MB ESP32
 RTC_MEMORY_SIZE = 2048
 _CLOCK = int(os.getenv("SENSOCAN_CLOCK") or time.time())
 _TICKS = time.ticks_ms()

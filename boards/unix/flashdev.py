@@ -4,7 +4,9 @@
 device protocol. It counts programs and erases (the wear figures come from here)
 and can cut the power after the Nth program or erase: that operation is torn (only
 its first half lands) and every later one is dropped, as in littlefs's own emulated
-block device. The cut raises PowerCut so the code above stops where a chip would.
+block device. The cut raises PowerCut, and so does every later write: no code
+runs on after the power died (not even a `with` block's close, whose error would
+otherwise replace the PowerCut).
 """
 
 from micropython import const
@@ -31,6 +33,7 @@ class FlashImage:
         self.erases = 0
         self.prog_bytes = 0
         self.cut = False
+        self._death = PowerCut()  # preallocated: finalizers may write with the heap locked
         try:
             self.f = open(path, "r+b")
         except OSError:
@@ -46,20 +49,24 @@ class FlashImage:
 
     def _cut_now(self):
         """True when this operation is the one the power dies in."""
-        if self.cut:
-            raise PowerCut()
         return self.cut_after is not None and self.progs + self.erases >= self.cut_after
 
     def _die(self):
         self.cut = True
         self.f.flush()
-        raise PowerCut()
+        raise self._death
 
     def readblocks(self, block, buf, off=0):
-        self.f.seek(block * self.block_size + off)
-        self.f.readinto(buf)
+        try:
+            self.f.seek(block * self.block_size + off)
+            self.f.readinto(buf)
+        except ValueError:  # closed: a finalizer reaching a dead chip after the run
+            if not self.cut:
+                raise
 
     def writeblocks(self, block, buf, off=None):
+        if self.cut:
+            raise self._death
         if off is None:  # simple protocol: whole blocks, erase included
             for i in range(len(buf) // self.block_size):
                 self.ioctl(_IOCTL_ERASE, block + i)
@@ -77,6 +84,8 @@ class FlashImage:
             return self.blocks
         if op == _IOCTL_SIZE:
             return self.block_size
+        if self.cut and op in (_IOCTL_SYNC, _IOCTL_ERASE):
+            raise self._death
         if op == _IOCTL_SYNC:
             self.f.flush()
         elif op == _IOCTL_ERASE:

@@ -44,8 +44,8 @@ def ok(n):
     return (201, {"x-ratelimit-remaining": "999"}, {"message": "ok", "count": n})
 
 
-def setup(n, replies, batch=10):
-    sp = Spool(TMP + "/spool")
+def setup(n, replies, batch=10, root="/spool"):
+    sp = Spool(TMP + root)
     for i in range(n):
         sp.append(i % 3, 1795751000 + i, float(i))
         if (i + 1) % 50 == 0:
@@ -81,7 +81,7 @@ def test_422_items_go_to_dead_letters_and_the_rest_is_resent():
     res = up.drain()
     assert res.kind == sensocan.STORED and res.acked == 8 and res.dead == 2
     assert values(http.sent[1]) == [0.0, 2.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-    assert sp.pending() == 0 and sp.dead() == 2
+    assert sp.pending() == 0 and sp.dead == 2
     assert any("data.1.value" in line for line in log.lines)
 
 
@@ -92,7 +92,7 @@ def test_422_without_item_index_bisects_to_the_culprit():
     res = up.drain()
     assert [values(b) for b in http.sent] == [
         [0.0, 1.0, 2.0, 3.0], [0.0, 1.0], [0.0], [1.0, 2.0, 3.0], [1.0], [2.0, 3.0]]
-    assert res.dead == 1 and res.acked == 3 and sp.pending() == 0 and sp.dead() == 1
+    assert res.dead == 1 and res.acked == 3 and sp.pending() == 0 and sp.dead == 1
 
 
 def test_battery_rejected_is_dropped_not_the_readings():
@@ -106,12 +106,11 @@ def test_battery_rejected_is_dropped_not_the_readings():
 def test_failures_stop_the_drain_and_keep_everything():
     for status, kind in ((401, sensocan.UNAUTHORIZED), (404, sensocan.NOT_FOUND),
                          (503, sensocan.SERVER_ERROR), (400, sensocan.UNEXPECTED)):
-        sp, http, up, _ = setup(15, [ok(10), (status, {}, {"message": "Device not found."})])
+        sp, http, up, _ = setup(15, [ok(10), (status, {}, {"message": "Device not found."})],
+                                root="/spool%d" % status)
         res = up.drain()
         assert res.kind == kind and res.status == status
         assert res.acked == 10 and sp.pending() == 5
-        for f in os.listdir(TMP + "/spool"):
-            os.remove(TMP + "/spool/" + f)
         sp = http = up = None
         gc.collect()
 
