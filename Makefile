@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: setup test sim bench fuzz-power check-config mock clean
+.PHONY: setup test sim bench fuzz-power check-config clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ test: setup
 
 sim: setup
 	$(BIN)/python -m tools.demo
+
+# Thousands of power cuts over the real firmware (make test runs a short sweep).
+fuzz-power: setup
+	$(BIN)/python -m tests.powercut.run --cuts $(or $(CUTS),5000)
+
+# Figures: flash wear, spool speed and heap, upload cost against requests, node heap.
+bench: setup
+	$(BIN)/python -m tools.bench
 
 check-config: setup
 	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json)
