@@ -1,0 +1,206 @@
+"""Host tool (CPython): `make bench`, the figures behind the firmware's claims.
+
+Everything is measured here, on the MicroPython unix port with the emulated ESP32 flash
+(512 x 4 KiB blocks) and the Sensocan mock over TLS; times are this host's, which is
+much faster than an ESP32: compare them with each other, not with a board.
+
+    python -m tools.bench [--quick]
+"""
+
+import argparse
+import re
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from tools import certs, sim, unixport
+from tools.sensocan_mock import MockServer
+
+HERE = Path(__file__).resolve().parent
+FLASH_CYCLES = 100_000  # program/erase cycles of an ESP32's SPI NOR flash
+BLOCKS = 512  # a 2 MiB littlefs partition (4 MB board)
+
+
+def device(script, *args, heap="1M", timeout=3600):
+    res = unixport.run([str(HERE / script)] + [str(a) for a in args], heap=heap,
+                       timeout=timeout)
+    m = re.search(r"RESULT (.*)", res.stdout)
+    if res.returncode or not m:
+        raise SystemExit("%s failed:\n%s%s" % (script, res.stdout, res.stderr))
+    return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+
+def table(title, header, rows):
+    print("\n" + title)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header] + rows:
+        print("  " + "  ".join(str(x).rjust(w) if i else str(x).ljust(w)
+                               for i, (x, w) in enumerate(zip(row, widths))))
+
+
+def flash(work, quick):
+    w = device("spool_flash.py", work, "wear", 1, 5)
+    per_year = 5 * 60 * 24 * 365  # readings a year at 5 sensors a minute
+    rows = []
+    for name, key in (("spool (this firmware)", "spool"), ("naive: one file appended", "naive")):
+        erases = w[key + "_erases"]
+        years = BLOCKS * FLASH_CYCLES / (erases * per_year) if erases else float("inf")
+        rows.append((name, "%.1f" % w[key + "_bytes"], "%.4f" % erases, "%.0f" % years))
+    table("Flash wear: 5 sensors a minute, upload every 15 min, one simulated day (%d readings)"
+          % w["readings"], ("design", "bytes programmed/reading", "block erases/reading",
+                            "years of life, 2 MiB @ 100k cycles"), rows)
+    rows = []
+    for n in (10_000,) if quick else (10_000, 100_000):
+        b = device("spool_flash.py", work, "backlog", n)
+        rows.append(("%d" % n, "%.2f" % (b["commit_us"] / 1000), "%.1f" % (b["recover_us"] / 1000),
+                     "%d" % b["files"]))
+    table("Spool speed with a backlog (5 readings a commit)",
+          ("readings stored", "ms per commit", "ms to open (recovery)", "files"), rows)
+    if not quick:
+        c = device("spool_flash.py", work, "capacity")
+        table("Capacity of a 4 MB board (2 MiB partition)", ("bound", "readings"),
+              [("default (3/4 of the flash, drop oldest)", "%d" % c["default_capacity"]),
+               ("without a bound: until the flash is full", "%d" % c["flash_full_at"])])
+
+
+def spool_memory(work, quick):
+    rows = []
+    for n in (10, 5_000 if quick else 50_000):
+        image = Path(work) / ("backlog-%d.img" % n)
+        res = unixport.run([str(HERE / "spool_fill.py"), image, n], heap="1M", timeout=3600)
+        if "FILLED" not in res.stdout:
+            raise SystemExit(res.stdout + res.stderr)
+        peak = unixport.min_heap([str(HERE / "spool_heap.py"), image, Path(work) / "scratch.img"],
+                                 lo=4, hi=64)
+        rows.append(("%d" % n, "%s KiB" % peak))
+    table("Spool peak heap (smallest -X heapsize for one upload window + one commit)",
+          ("readings on flash", "peak heap"), rows)
+
+
+class CountingProxy:
+    """A TCP relay in front of the mock: connections and bytes on the wire, TLS included."""
+
+    def __init__(self, upstream_port):
+        self.upstream = upstream_port
+        self.connections = self.bytes = 0
+        self.lock = threading.Lock()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            with self.lock:
+                self.connections += 1
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    self.bytes += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def reset(self):
+        self.connections = self.bytes = 0
+
+    def close(self):
+        self.sock.close()
+
+
+def uplink(work, quick):
+    paths = certs.make_ca(Path(work) / "certs")
+    dev, sensor, token = str(uuid.uuid4()), str(uuid.uuid4()), "bench-token"
+    devices = {"devices": [{"uuid": dev, "token": token,
+                            "sensors": [{"uuid": sensor, "slug": "s"}]}]}
+    rows = []
+    with MockServer(devices, tls=(str(paths["cert"]), str(paths["key"])),
+                    rate_limit=100_000) as server:
+        proxy = CountingProxy(server.port)
+        url = "https://localhost:%d/api/v1" % proxy.port
+        for mode, n, name in (("httpc", 50 if quick else 500, "this firmware: batch + keep-alive"),
+                              ("requests", 20 if quick else 100,
+                               "baseline: requests.post per reading")):
+            proxy.reset()
+            before = len(server.requests())
+            r = device("uplink_client.py", mode, url, paths["ca_der"], dev, token, sensor, n,
+                       heap="256K", timeout=600)
+            time.sleep(0.2)  # let the relay count the last bytes
+            reqs = len(server.requests()) - before
+            rows.append((name, "%.3f" % (reqs / n), "%.3f" % (proxy.connections / n),
+                         "%.0f" % (proxy.bytes / n), "%.2f" % (r["ms"] / n)))
+        proxy.close()
+    table("Uploading over TLS to the mock (per reading; bytes on the wire, both ways)",
+          ("client", "requests", "TLS handshakes", "bytes", "ms on this host"), rows)
+    print("  (the baseline also never verifies the server's certificate: requests cannot)")
+
+
+def node_heap(work):
+    paths = certs.make_ca(Path(work) / "node-certs")
+    dev, token = str(uuid.uuid4()), "bench-token"
+    sensors = [{"slug": "t%d" % i, "uuid": str(uuid.uuid4())} for i in range(3)]
+    config = Path(work) / "node.json"
+    import json
+
+    with MockServer({"devices": [{"uuid": dev, "token": token, "sensors": sensors}]},
+                    tls=(str(paths["cert"]), str(paths["key"]))) as server:
+        config.write_text(json.dumps({
+            "board": "unix",
+            "api": {"base_url": "https://localhost:%d/api/v1" % server.port, "token": token,
+                    "device_uuid": dev, "ca_cert": str(paths["ca_der"])},
+            "battery": {"source": "sim"},
+            "sensors": [{"slug": s["slug"], "driver": "wave"} for s in sensors]}))
+
+        def wake_ok(kib, probe=[0]):
+            probe[0] += 1
+            state = Path(work) / ("node-state-%d" % probe[0])
+            state.mkdir()
+            sim.prepare_flash(state)
+            node = sim.Simulator(config, state, heap="%dK" % kib)
+            run = node.run_cycle()
+            return run.sleep_s is not None and "sent 3" in run.output
+
+        lo, hi = 32, 160
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if wake_ok(mid) else (mid, hi)
+    table("A whole wake (cold boot, sample, TLS upload) on the 64-bit unix port",
+          ("figure", "value"), [("smallest heap that works", "%d KiB" % hi),
+                                ("heap the simulator gives the node", sim.NODE_HEAP)])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for a fast look")
+    args = ap.parse_args(argv)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as work:
+        flash(work, args.quick)
+        spool_memory(work, args.quick)
+        uplink(work, args.quick)
+        node_heap(work)
+    print("\n(%.0f s)" % (time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    main()
