@@ -130,7 +130,7 @@ class Node:
         gc.collect()
         if upload:
             parts.append("upload: " + self.upload(now, battery, wdt))
-        if due:
+        if due and not (upload and st.failures):  # a failed upload retries after its backoff
             st.next_upload = _next_due(st.next_upload or now, cfg["upload_interval_s"], now)
         gc.collect()
         sp = self.spool
