@@ -14,7 +14,7 @@ from spool import Spool
 
 _MAX_REQUESTS = 20    # per upload, so a huge backlog cannot keep the radio on for ever
 _WDT_MS = 120000
-_BODY_BYTES = 2048    # one request body: ~30 readings
+_BODY_BYTES = 4096    # one request body: 35-50 readings, one ESP32 TLS record
 
 
 def _next_due(due, interval, now):

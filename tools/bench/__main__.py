@@ -55,10 +55,11 @@ def flash(work, quick):
     rows = []
     for n in (10_000,) if quick else (10_000, 100_000):
         b = device("spool_flash.py", work, "backlog", n)
-        rows.append(("%d" % n, "%.2f" % (b["commit_us"] / 1000), "%.1f" % (b["recover_us"] / 1000),
-                     "%d" % b["files"]))
+        rows.append(("%d" % n, "%d MiB" % b["flash_mib"], "%.2f" % (b["commit_us"] / 1000),
+                     "%.1f" % (b["recover_us"] / 1000), "%d" % b["files"]))
     table("Spool speed with a backlog (5 readings a commit)",
-          ("readings stored", "ms per commit", "ms to open (recovery)", "files"), rows)
+          ("readings stored", "partition", "ms per commit", "ms to open (recovery)", "files"),
+          rows)
     if not quick:
         c = device("spool_flash.py", work, "capacity")
         table("Capacity of a 4 MB board (2 MiB partition)", ("bound", "readings"),
