@@ -70,7 +70,7 @@ class MockProcess:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cycles", type=int, default=31)
+    ap.add_argument("--cycles", type=int, default=30)
     ap.add_argument("--speed", type=float, default=60.0,
                     help="clock acceleration (60: a minute of node time per second)")
     ap.add_argument("--link-down", default="8-15", help="cycles without a link")
@@ -95,7 +95,8 @@ def main(argv=None):
         node = sim.Simulator(work / "config.json", work / "state", speed=args.speed)
         down = sim.parse_ranges(args.link_down)
         sampled = left = 0
-        for _ in range(args.cycles):
+        # the scripted wakes, then on until the next upload has emptied the spool
+        while node.cycle < args.cycles or left and node.cycle < args.cycles + 10:
             node.set_link(node.cycle + 1 not in down)
             run = node.run_cycle()
             sim.show(run)
