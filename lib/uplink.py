@@ -56,6 +56,7 @@ class Uplink:
         self.prefixes = prefixes  # sensor index -> batch item prefix (sensocan.item_prefix)
         self.buf = bytearray(batch_size * RECORD)
         self.log = log
+        self.unknown = set()  # sensor numbers the server does not know (404 or 422)
 
     def drain(self, battery=None, max_requests=20):
         """Send pending readings until the spool is empty, something fails or the
@@ -106,7 +107,10 @@ class Uplink:
                     added = 0
                     for i in bad:
                         if i < len(pos) and pos[i] not in skip:
-                            skip[pos[i]] = (REJECTED, _errors_of(reply.errors, i))
+                            why = _errors_of(reply.errors, i)
+                            skip[pos[i]] = (REJECTED, why)
+                            if ".sensor_" in why:  # an unknown slug or uuid
+                                self._unknown(pos[i])
                             added += 1
                     if added:
                         continue
@@ -118,12 +122,25 @@ class Uplink:
             if len(pos) > 1:  # some item is bad but the reply does not say which: bisect
                 n = pos[len(pos) // 2 - 1] + 1
                 continue
+            if reply.kind is sensocan.NOT_FOUND:  # the one left names an unknown sensor
+                self._unknown(pos[0])
+                skip[pos[0]] = (REJECTED, reply.message)
+                continue
             if res.blind == _MAX_BLIND:
                 self.log.error("server keeps rejecting readings without naming them; pausing")
                 return res.stop(reply)
             res.blind += 1
             skip[pos[0]] = (REJECTED, reply.errors or reply.message)
         return False
+
+    def _unknown(self, i):
+        """Record i names a sensor the server does not know: set its readings aside."""
+        sensor = unpack(self.buf, i)[0]
+        if sensor not in self.unknown:
+            self.unknown.add(sensor)
+            self.log.error("the server does not know sensor %s: its readings go to the dead "
+                           "letters; check config.json and the dashboard's Sensors tab"
+                           % bytes(self.prefixes[sensor]).decode())
 
     def _build(self, n, skip):
         """Put up to `n` window readings into the request body.
@@ -144,6 +161,9 @@ class Uplink:
             sensor, flags, t, value = rec
             if flags == LOST:  # a tombstone: the spool already counted the loss
                 skip[i] = None
+                continue
+            if sensor in self.unknown:
+                skip[i] = (REJECTED, "sensor unknown to the server")
                 continue
             if sensor >= len(self.prefixes) or not sensocan.finite(value):
                 skip[i] = (UNSENDABLE, "sensor %d, value %r" % (sensor, value))

@@ -7,7 +7,6 @@ tools/sim.py and checks what the server stored and what the node kept.
 import calendar
 import json
 import re
-import subprocess
 import time
 
 import pytest
@@ -261,3 +260,20 @@ def test_editing_the_sensor_list_never_relabels_stored_readings(kit):
     assert [by_time[t] for t in times] == [{"temp_01", "humidity", "soil"}] * old + [
         {"temp_01", "soil"}] * (sampled(runs) // 2)
     assert [r["value"] for r in stored if r["sensor_slug"] == "humidity"] == csv_rows(old)
+
+
+@pytest.mark.parametrize("mode", [422, 404])
+def test_a_sensor_unknown_to_the_server_never_blocks_the_others(tmp_path, mode):
+    k = Kit(tmp_path, unknown_sensor_in_batch=mode)  # the contract allows either reply
+    try:
+        cfg = json.loads(k.config_path.read_text())
+        cfg["sensors"].append({"slug": "ghost", "driver": "wave"})
+        k.config_path.write_text(json.dumps(cfg))
+        runs = k.cycles(1)
+        while backlog(runs[-1]):
+            assert len(runs) < 6, runs[-1].output
+            runs += k.cycles(1)
+        assert "the server does not know sensor" in runs[0].output
+        assert len(k.readings()) == 3 * len(runs) and "dead letters %d" % len(runs) in runs[-1].output
+    finally:
+        k.stop()

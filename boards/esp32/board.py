@@ -5,7 +5,6 @@ flash paths, reset cause, a Unix-epoch clock, RTC memory, ADC, I2C, link, watchd
 and deep sleep. Deployed to the device root next to boot.py.
 """
 
-import os
 import time
 
 import machine

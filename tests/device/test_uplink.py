@@ -52,7 +52,7 @@ def setup(n, replies, batch=10, root="/spool"):
             sp.commit()
     sp.commit()
     http = Http(replies)
-    api = sensocan.Api(http, "dev", "tok", 4096)
+    api = sensocan.Api(http, "dev", "tok", 2048)
     log = Log()
     return sp, http, Uplink(api, sp, PREFIXES, batch, log), log
 
@@ -106,12 +106,12 @@ def test_battery_rejected_is_dropped_not_the_readings():
 def test_failures_stop_the_drain_and_keep_everything():
     for status, kind in ((401, sensocan.UNAUTHORIZED), (404, sensocan.NOT_FOUND),
                          (503, sensocan.SERVER_ERROR), (400, sensocan.UNEXPECTED)):
-        sp, http, up, _ = setup(15, [ok(10), (status, {}, {"message": "Device not found."})],
-                                root="/spool%d" % status)
+        sp, _, up, _ = setup(15, [ok(10), (status, {}, {"message": "Device not found."})],
+                             root="/spool%d" % status)
         res = up.drain()
         assert res.kind == kind and res.status == status
         assert res.acked == 10 and sp.pending() == 5
-        sp = http = up = None
+        sp = up = None
         gc.collect()
 
 
@@ -132,3 +132,27 @@ def test_request_budget_bounds_one_drain():
     sp, http, up, _ = setup(30, [ok(10)] * 3)
     res = up.drain(max_requests=2)
     assert res.requests == 2 and sp.pending() == 10
+
+
+def test_a_sensor_the_server_does_not_know_stops_blocking_after_one_search():
+    """A 404 'Sensor not found.' names no item: bisect once, then skip that sensor."""
+    nf = (404, {}, {"message": "Sensor not found."})
+    # readings 0..8 of sensors 0, 1, 2, 0, 1, 2, ...; the server does not know sensor 1
+    sp, http, up, log = setup(9, [nf, nf, nf, ok(1), nf, nf, nf, nf, ok(5)], batch=9)
+    res = up.drain()
+    assert [values(b) for b in http.sent] == [
+        [float(i) for i in range(9)], [0.0, 1.0, 2.0, 3.0], [0.0, 1.0], [0.0],
+        [float(i) for i in range(1, 9)], [1.0, 2.0, 3.0, 4.0], [1.0, 2.0], [1.0],
+        [2.0, 3.0, 5.0, 6.0, 8.0]]  # once found, sensor 1 is no longer sent
+    assert res.kind == sensocan.STORED and sp.pending() == 0
+    assert sp.dead == 3 and res.acked == 6
+    assert any('sensor {"sensor_slug":"b",' in line for line in log.lines)
+
+
+def test_unknown_slug_named_by_a_422_is_learnt():
+    bad = (422, {}, {"message": "Validation failed.", "errors": {
+        "data.1.sensor_slug": ["The selected data.1.sensor_slug is invalid."]}})
+    sp, http, up, _ = setup(6, [bad, ok(4)], batch=6)
+    res = up.drain()
+    assert values(http.sent[1]) == [0.0, 2.0, 3.0, 5.0]  # both readings of sensor 1 set aside
+    assert res.acked == 4 and sp.dead == 2 and sp.pending() == 0

@@ -212,7 +212,7 @@ def run(sc, path, cut_after=None, cycles=None):
 
 def drain(sc, path, cut_after=None):
     """After the power came back: wake with the link up until nothing is pending."""
-    dev = mount(path, cut_after)
+    mount(path, cut_after)
     W.rtc = b""  # a power cut wipes RTC memory
     try:
         for _ in range(200):
