@@ -28,8 +28,7 @@ _CLOCK = int(os.getenv("SENSOCAN_CLOCK") or time.time())
 _TICKS = time.ticks_ms()
 
 
-def world():
-    """What the simulator switched: link, ADC volts, simulated faults."""
+def _load_world():
     try:
         with open(STATE + "/world.json") as f:
             return json.load(f)
@@ -37,7 +36,13 @@ def world():
         return {}
 
 
-_RTC_FAULT = world().get("rtc_fault") is True
+_WORLD = _load_world()  # the simulator changes it between runs only: read it once
+_RTC_FAULT = _WORLD.get("rtc_fault") is True
+
+
+def world():
+    """What the simulator switched: link, ADC volts, simulated faults."""
+    return _WORLD
 
 
 def reset_cause():
