@@ -2,7 +2,8 @@
 
 Implements the vendor contract (sensocan-http-api.md), to try a node without the cloud
 and for the test suite: the three reading endpoints, per-device tokens, Laravel-style
-validation, the rate limit, SQLite storage of what arrived, and fault injection.
+validation, the rate limit, SQLite storage of what arrived, fault injection (faults.py,
+MockServer.down() and up()) and wire statistics for benchmarks (MockServer.wire).
 
     python -m tools.sensocan_mock serve --devices devices.json --db readings.db
     from tools.sensocan_mock import MockServer

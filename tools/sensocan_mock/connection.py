@@ -3,10 +3,13 @@
 A request goes to the control endpoint, to the first matching fault rule, or to the
 API. `Exchange` is the per-request interface fault actions work through; the request
 log entry is completed before the first reply byte is written, so a client (or test)
-that has a reply in hand always finds its request logged.
+that has a reply in hand always finds its request logged. All reading and writing goes
+through a SocketStream, which counts the traffic (traffic.py).
 """
 
+import io
 import socket
+import struct
 import traceback
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
@@ -15,6 +18,7 @@ from urllib.parse import urlsplit
 from .api import Outcome, resolve
 from .control import PREFIX as CONTROL_PREFIX
 from .faults import ACTIONS
+from .traffic import SocketStream
 from .wire import BodyError, Request, json_message, read_body, reason, render
 
 _DRAIN_LIMIT = 64 << 20  # bytes read and dropped after rejecting a body
@@ -25,10 +29,26 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
+    def __init__(self, request, client_address, server, tally):
+        self.tally = tally  # set first: the base class serves the whole connection in __init__
+        super().__init__(request, client_address, server)
+
+    def setup(self):
+        """StreamRequestHandler's setup, through a SocketStream so the traffic is counted."""
+        self.connection = self.request
+        stream = SocketStream(self.connection, self.tally)
+        self.rfile = io.BufferedReader(stream)
+        self.wfile = stream
+
     def _dispatch(self):
         """Every method: what is not the API's to refuse is refused by the API (404/405)."""
         app = self.server.app
         target = urlsplit(self.path)
+        control = app.control is not None and target.path.startswith(CONTROL_PREFIX)
+        if control:
+            self.tally.drop()
+        else:
+            self.tally.publish()
         received_at = app.clock()
         route = resolve(target.path)
         try:
@@ -39,8 +59,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         request = Request(self.command, target.path, target.query, self.headers, body,
                           received_at)
-        if app.control is not None and target.path.startswith(CONTROL_PREFIX):
-            self.wfile.write(self.render(app.control.handle(request)).to_bytes())
+        if control:
+            reply = app.control.handle(request)
+            self.close_connection |= self.server.closing.is_set()  # after /_mock/down
+            self.wfile.write(self.render(reply).to_bytes())
             return
         rule = app.faults.take(request.method, request.path,
                                None if route is None else route.kind)
@@ -67,7 +89,7 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_WR)
             drained = 0
             while drained < _DRAIN_LIMIT:
-                data = self.connection.recv(65536)
+                data = self.rfile.read1(65536)
                 if not data:
                     break
                 drained += len(data)
@@ -132,9 +154,19 @@ class Exchange:
         """Close the connection once the action returns, without saying so."""
         self._handler.close_connection = True
 
+    def reset(self):
+        """Abort the connection now with a TCP reset: SO_LINGER 0, then close the
+        descriptor taken from under the handler (and TLS), so no FIN or alert goes first."""
+        self.finish()
+        self.close()
+        sock = self._handler.connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        socket.socket(fileno=sock.detach()).close()
+
     def sleep(self, seconds):
-        """Wait `seconds`, cut short when the server stops."""
-        self._app.stopping.wait(seconds)
+        """Wait `seconds`; the server stopping or going down cuts the wait and the action."""
+        if self._handler.server.closing.wait(seconds):
+            raise ConnectionAbortedError("the server is going down")
 
     def finish(self):
         """Complete the request's log entry (once)."""

@@ -12,14 +12,23 @@ batch; `times` is how many matching requests it takes (null: all of them); `dela
 slept before acting. The first matching rule wins. Other keys are the action's params.
 Actions that call handle() go through the API (rate limit included); the others do not.
 
-Actions (see each docstring): handle, reply, close, reply_close, drop_after_store,
-garbage, truncate, bad_length, bad_chunked, trickle.
+Actions (see each docstring): handle, reply, storm, close, reset, reply_close,
+drop_after_store, garbage, truncate, bad_length, bad_chunked, trickle. The usual cases:
+
+    5xx                          {"action": "reply", "status": 503}
+    drop before storing          {"action": "close"}  (FIN)  or  {"action": "reset"}  (RST)
+    drop after storing           {"action": "drop_after_store"}: the reply is lost
+    slow reply (past a timeout)  {"action": "handle", "delay": 30}: stored after the delay
+    reply trickled byte by byte  {"action": "trickle", "chunk": 1, "interval": 0.5}
+    429 storm                    {"action": "storm", "retry_after": 5, "times": null}
+    server down                  not a rule: MockServer.down() / POST /_mock/down
 
 An action is a function `(exchange, **params)` registered with @action. The exchange
 gives it: handle() (normal processing, readings stored, returns the Reply), render(reply)
 (the RawReply about to be written), send(reply), write(bytes), close() (drop the
-connection once the action returns) and sleep(seconds). Adding an action is adding one
-function; its annotated parameters are type-checked when a rule is added.
+connection once the action returns), reset() (abort it now with a TCP RST) and
+sleep(seconds). Adding an action is adding one function; its annotated parameters are
+type-checked when a rule is added.
 """
 
 import inspect
@@ -60,9 +69,25 @@ def reply(ex, status: int, body=None, headers: dict | None = None):
 
 
 @action
+def storm(ex, retry_after: int = 1):
+    """Too Many Requests, as the rate limit words it, with `Retry-After: retry_after` and
+    `X-RateLimit-Remaining: 0`; stores nothing. A storm: give it `times` (null: until
+    cleared), whatever the real limit says."""
+    reply(ex, 429, {"message": "Too Many Requests"},
+          {"Retry-After": str(retry_after), "X-RateLimit-Remaining": "0"})
+
+
+@action
 def close(ex):
     """Read the request, then close the connection without replying; stores nothing."""
     ex.close()
+
+
+@action
+def reset(ex):
+    """Read the request, then abort the connection with a TCP reset (the client gets
+    ECONNRESET, under TLS too); stores nothing."""
+    ex.reset()
 
 
 @action

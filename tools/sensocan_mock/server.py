@@ -1,8 +1,8 @@
 """MockServer: the Sensocan API on a local port, each connection in its own thread.
 
 HTTP/1.1 with keep-alive (idle connections closed after `keepalive_timeout`), HTTPS
-when given a certificate and key. This module owns the lifecycle (listen, serve, stop)
-and the pieces; connection.py handles what arrives on each connection.
+when given a certificate and key. This module owns the lifecycle (listen, serve, go
+down and up, stop) and the pieces; connection.py handles what arrives on each connection.
 """
 
 import socket
@@ -19,6 +19,7 @@ from .control import Control
 from .faults import Faults
 from .ratelimit import RateLimiter
 from .store import Store
+from .traffic import Tally, WireStats
 
 
 class MockServer:
@@ -31,6 +32,8 @@ class MockServer:
     (cert_pem, key_pem) pair. `clock` (epoch seconds) drives the rate limit, receive
     times and the Date header. `log(entry)` is called once per logged request with its
     method, path, status, reply_class and count. Tokens never reach the log or the store.
+    `wire` counts the traffic (traffic.WireStats); down() and up() take the server off
+    the network and back.
     """
 
     def __init__(self, devices, db_path=":memory:", *, host="127.0.0.1", port=0, tls=None,
@@ -47,38 +50,57 @@ class MockServer:
         self.max_body = max_body
         self.log = log
         self.faults = Faults()
+        self.wire = WireStats()
         self.stopping = threading.Event()
         limiter = RateLimiter(rate_limit, clock=clock)
         self.store = Store(db_path)  # last: nothing after it can fail and leak it
         self.api = Api(self.registry, self.store, limiter, unknown_sensor_in_batch)
-        self.control = Control(self.faults, self.store) if control else None
-        self._address = (host, port)
-        self._listener = None
+        self.control = Control(self) if control else None
+        self._address = (host, port)  # once listening: the port bound, for up() to rebind
+        self._started = False
+        self._listener = None  # while listening
         self._thread = None
+        self._up_timer = None
+        self._lock = threading.Lock()  # down, up and stop may come from any thread
 
     def start(self):
         """Listen and serve in background threads; returns self."""
-        if self._listener is not None or self.stopping.is_set():
+        if self._started or self.stopping.is_set():
             raise RuntimeError("a MockServer can be started once")
         try:
-            self._listener = _Listener(self._address, self)
+            with self._lock:
+                self._listen()
         except BaseException:  # e.g. the port is taken: release the store too
             self.stop()
             raise
-        self._thread = threading.Thread(target=self._listener.serve_forever, args=(0.05,),
-                                        name="sensocan-mock", daemon=True)
-        self._thread.start()
+        self._started = True
         return self
 
     def stop(self):
-        """Stop listening, cut open connections (waking sleeping faults), close the store."""
+        """Stop listening, cut open connections (and faults waiting in them), close the store."""
         self.stopping.set()
-        if self._listener is not None:
-            self._listener.shutdown()
-            self._thread.join()
-            self._listener.server_close()
-            self._listener.close_connections(timeout=5.0)
+        with self._lock:
+            self._unlisten()
         self.store.close()
+
+    def down(self, seconds=None):
+        """The server goes down: stop listening, so connecting is refused (ECONNREFUSED),
+        and cut the open connections. Back with up(), or by itself after `seconds`."""
+        with self._lock:
+            self._check_started()
+            self._unlisten()
+            if seconds is not None and not self.stopping.is_set():
+                self._up_timer = threading.Timer(seconds, self.up)
+                self._up_timer.daemon = True
+                self._up_timer.start()
+
+    def up(self):
+        """Listen again, on the same port, after down(); nothing if already listening."""
+        with self._lock:
+            self._check_started()
+            self._cancel_up_timer()
+            if self._listener is None and not self.stopping.is_set():
+                self._listen()
 
     def __enter__(self):
         return self.start()
@@ -88,13 +110,14 @@ class MockServer:
 
     @property
     def port(self):
-        return self._bound()[1]
+        self._check_started()
+        return self._address[1]
 
     @property
     def url(self):
         """Base URL of the API, e.g. http://127.0.0.1:8080/api/v1."""
-        host, port = self._bound()
-        return "%s://%s:%d/api/v1" % ("https" if self.tls else "http", host, port)
+        self._check_started()
+        return "%s://%s:%d/api/v1" % ("https" if self.tls else "http", *self._address)
 
     def readings(self, device=None):
         """Stored readings as dicts (columns of store.py), oldest first; until stop()."""
@@ -104,10 +127,31 @@ class MockServer:
         """The request log as dicts (columns of store.py), oldest first; until stop()."""
         return self.store.requests()
 
-    def _bound(self):
-        if self._listener is None:
+    def _check_started(self):
+        if not self._started:
             raise RuntimeError("the server is not started")
-        return self._listener.server_address[:2]
+
+    def _listen(self):
+        listener = _Listener(self._address, self)
+        self._address = listener.server_address[:2]
+        self._thread = threading.Thread(target=listener.serve_forever, args=(0.05,),
+                                        name="sensocan-mock", daemon=True)
+        self._listener = listener
+        self._thread.start()
+
+    def _unlisten(self):
+        self._cancel_up_timer()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.shutdown()
+            self._thread.join()
+            listener.server_close()
+            listener.close_connections(timeout=5.0)
+
+    def _cancel_up_timer(self):
+        if self._up_timer is not None:
+            self._up_timer.cancel()
+            self._up_timer = None
 
 
 def _registry(devices):
@@ -126,7 +170,7 @@ def _tls_context(cert, key):
 
 class _Listener(socketserver.TCPServer):
     """Serves each connection in its own daemon thread, TLS handshake included, so a
-    stalled client blocks nobody; can cut every open connection when stopping."""
+    stalled client blocks nobody; can cut every open connection when closing."""
 
     allow_reuse_address = True
     request_queue_size = 64
@@ -135,6 +179,7 @@ class _Listener(socketserver.TCPServer):
         self.app = app
         self._open = {}  # serving thread -> its socket
         self._lock = threading.Lock()
+        self.closing = threading.Event()  # set when going down or stopping
         super().__init__(address, Handler)
 
     def process_request(self, request, client_address):
@@ -146,6 +191,7 @@ class _Listener(socketserver.TCPServer):
 
     def _serve(self, sock, client_address):
         me = threading.current_thread()
+        tally = Tally(self.app.wire)
         try:
             sock.settimeout(self.app.keepalive_timeout)
             if self.app.tls is not None:
@@ -154,10 +200,12 @@ class _Listener(socketserver.TCPServer):
                 with self._lock:
                     self._open[me] = sock
                 sock.do_handshake()
-            self.finish_request(sock, client_address)
+                tally.count(handshakes=1)
+            self.RequestHandlerClass(sock, client_address, self, tally)
         except Exception:
             self.handle_error(sock, client_address)
         finally:
+            tally.publish()
             with self._lock:
                 self._open.pop(me, None)
             self.shutdown_request(sock)
@@ -169,8 +217,11 @@ class _Listener(socketserver.TCPServer):
             super().handle_error(request, client_address)
 
     def close_connections(self, timeout):
+        """Cut every open connection but the caller's (a /_mock/down still to answer)."""
+        self.closing.set()
+        me = threading.current_thread()
         with self._lock:
-            open_now = list(self._open.items())
+            open_now = [(thread, sock) for thread, sock in self._open.items() if thread is not me]
         for _, sock in open_now:
             try:  # the plain-socket shutdown: leaves the TLS state to its own thread
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
