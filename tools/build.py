@@ -33,9 +33,9 @@ def sources(board):
     """(source, destination relative to the device root) for everything deployed."""
     for src in sorted((ROOT / "firmware").glob("*.py")):
         yield src, Path(src.name)
-    for src in sorted((ROOT / "boards" / board).glob("*.py")):
+    for src in sorted((ROOT / "boards" / board).rglob("*.py")):
         if src.name != "reset.py":
-            yield src, Path(src.name)
+            yield src, src.relative_to(ROOT / "boards" / board)
     for src in sorted((ROOT / "lib").rglob("*.py")):
         yield src, Path("lib") / src.relative_to(ROOT / "lib")
 
@@ -44,17 +44,29 @@ def build(board="unix", out=None):
     """Bring .build/<board> up to date; returns its path. Safe to call concurrently
     (parallel test workers): one build at a time, under a lock file."""
     dest_root = Path(out) if out else OUT / board
-    dest_root.mkdir(parents=True, exist_ok=True)
-    with open(dest_root.parent / (".%s.lock" % board), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _build(board, dest_root)
+    _locked(dest_root, board, sources(board))
     return dest_root
 
 
-def _build(board, dest_root):
+def build_tests(src_dir):
+    """The device tests in `src_dir` as .mpy (in .build/tests): a big test module
+    compiled from source would not fit the 64 KiB heap it tests under."""
+    dest_root = OUT / "tests"
+    _locked(dest_root, "tests", ((f, Path(f.name)) for f in sorted(Path(src_dir).glob("*.py"))))
+    return dest_root
+
+
+def _locked(dest_root, name, pairs):
+    dest_root.mkdir(parents=True, exist_ok=True)
+    with open(dest_root.parent / (".%s.lock" % name), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build(pairs, dest_root)
+
+
+def _build(pairs, dest_root):
     wanted = set()
     stale = []
-    for src, rel in sources(board):
+    for src, rel in pairs:
         dest = dest_root / rel
         if src.name not in _AS_SOURCE:
             dest = dest.with_suffix(".mpy")

@@ -1,0 +1,271 @@
+# Device tests (MicroPython): register-level sensor drivers on the simulated buses,
+# against the datasheets' worked examples, with every bus fault a node meets.
+import errno
+import gc
+
+import i2csim
+from chips.bh1750 import BH1750 as BH1750Chip
+from chips.bme280 import BME280 as BME280Chip
+from chips.ds18b20 import DS18B20 as DS18B20Chip
+from chips.sht4x import SHT4x as SHT4xChip
+from drivers.analog import Linear, Table
+from drivers.bh1750 import BH1750
+from drivers.bme280 import BME280
+from drivers.crc8 import dallas, sensirion
+from drivers.ds18b20 import DS18B20
+from drivers.sht4x import SHT4x
+
+
+def raises(exc, fn, *args):
+    """The exception fn(*args) raises, which must be an `exc`."""
+    try:
+        fn(*args)
+    except exc as e:
+        return e
+    raise AssertionError("%s not raised" % exc.__name__)
+
+
+def oserror(code, fn, *args):
+    e = raises(OSError, fn, *args)
+    assert e.errno == code, e
+    return e
+
+
+def bytes_per_call(fn, n=5):
+    """Heap bytes fn() allocates a call, after a first call (gc off: nothing is freed)."""
+    fn()
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        for _ in range(n):
+            fn()
+        return (gc.mem_alloc() - before) // n
+    finally:
+        gc.enable()
+
+
+def test_crc8_datasheet_examples():
+    assert sensirion(b"\xbe\xef", 0, 2) == 0x92  # SHT4x datasheet
+    assert dallas(b"\x02\x1c\xb8\x01\x00\x00\x00", 0, 7) == 0xA2  # Maxim AN27 ROM example
+    power_on = b"\x50\x05\x4b\x46\x7f\xff\x0c\x10\x1c"  # a fresh DS18B20's scratchpad
+    assert dallas(power_on, 0, 8) == 0x1C and dallas(power_on, 0, 9) == 0
+
+
+def test_bme280_datasheet_worked_example():
+    bus = i2csim.I2C({0x76: BME280Chip(adc=(519888, 415148, 30000))})
+    t, p, h = BME280(bus).measure()
+    assert t == 25.08  # datasheet: 2508
+    # The 32-bit formula: 100656 Pa, 3 Pa from the datasheet's 100653.27 Pa.
+    assert p == 1006.56 and abs(p - 1006.5327) < 0.031
+    # The datasheet's double-precision formula gives 55.0007 %RH for these values.
+    assert h == 56317 / 1024 and abs(h - 55.0007) < 0.01
+
+
+def test_bme280_humidity_clipped_to_0_100():
+    chip = BME280Chip(adc=(519888, 415148, 0))
+    d = BME280(i2csim.I2C({0x77: chip}), 0x77)
+    assert d.measure()[2] == 0.0
+    chip.adc = (519888, 415148, 0xFFFF)
+    assert d.measure()[2] == 100.0
+
+
+def test_bme280_reads_signed_12_bit_humidity_parameters():
+    h = (75, 362, 0, -313, -50, -30)  # dig_H4, dig_H5 share register 0xE5
+    assert BME280(i2csim.I2C({0x76: BME280Chip(h=h)}))._h == h
+
+
+def test_bme280_refuses_another_chip_and_an_empty_address():
+    chip = BME280Chip()
+    chip.regs[0xD0] = 0x58  # a BMP280
+    e = oserror(errno.ENODEV, BME280, i2csim.I2C({0x76: chip}))
+    assert "chip id 0x58" in e.args[1], e
+    oserror(errno.ENODEV, BME280, i2csim.I2C({}))
+
+
+def test_bme280_implausible_and_unmeasured_values():
+    chip = BME280Chip()
+    d = BME280(i2csim.I2C({0x76: chip}))
+    chip.adc = (0xFFFF0, 415148, 30000)
+    e = raises(ValueError, d.measure)
+    assert "outside the sensor's range" in str(e), e
+    chip.adc = (519888, 0, 30000)
+    raises(ValueError, d.measure)
+
+    class Brownout(BME280Chip):
+        def write(self, reg, rest):
+            if reg == 0xF4 and rest:
+                self.reset()  # instead of measuring
+            else:
+                super().write(reg, rest)
+
+    d = BME280(i2csim.I2C({0x76: Brownout()}))
+    e = raises(ValueError, d.measure)
+    assert "reset value" in str(e), e
+
+
+def test_bme280_measurement_that_never_ends_times_out():
+    chip = BME280Chip()
+    d = BME280(i2csim.I2C({0x76: chip}))
+    chip.regs[0xF3] = 0x08  # "measuring" stays set
+    e = oserror(errno.ETIMEDOUT, d.measure)
+    assert "measurement did not finish" in e.args[1], e
+
+
+def test_sht4x_conversion_and_clipping():
+    chip = SHT4xChip(t_raw=0x6666, rh_raw=0x6666, serial=0xCAFE0042)
+    d = SHT4x(i2csim.I2C({0x44: chip}))
+    assert d.serial == 0xCAFE0042
+    assert d.measure() == (25.0, 44.0)  # -45 + 175 * 0.4, -6 + 125 * 0.4
+    chip.rh_raw = 0
+    assert d.measure()[1] == 0.0  # -6 %RH clipped
+    chip.rh_raw = 0xFFFF
+    assert d.measure()[1] == 100.0  # 119 %RH clipped
+
+
+def test_sht4x_bad_crc_then_recovers():
+    bus = i2csim.I2C({0x44: SHT4xChip()})
+    d = SHT4x(bus)
+    bus.inject(0x44, "crc")
+    e = oserror(errno.EIO, d.measure)
+    assert "CRC error in reply word 2" in e.args[1], e
+    assert d.measure() == (25.0, 44.0)
+
+
+def test_sht4x_implausible_temperature():
+    chip = SHT4xChip()
+    d = SHT4x(i2csim.I2C({0x44: chip}))
+    for raw, shown in ((0, "-45.00 °C"), (0xFFFF, "130.00 °C")):
+        chip.t_raw = raw
+        e = raises(ValueError, d.measure)
+        assert shown in str(e), e
+
+
+def test_sht4x_read_without_a_measurement_is_nacked():
+    chip = SHT4xChip()
+    bus = i2csim.I2C({0x44: chip})
+    SHT4x(bus)
+    oserror(errno.ENODEV, bus.readfrom, 0x44, 6)
+
+
+def test_bh1750_datasheet_example_and_saturation():
+    chip = BH1750Chip(0x8390)
+    d = BH1750(i2csim.I2C({0x23: chip}))
+    lux = d.measure()
+    assert lux == 33680 / 1.2 and round(lux) == 28067
+    chip.count = 0xFFFF
+    e = raises(ValueError, d.measure)
+    assert "saturated" in str(e), e
+
+
+def test_ds18b20_datasheet_table():
+    table = ((0x07D0, 125.0), (0x0191, 25.0625), (0x00A2, 10.125), (0x0008, 0.5),
+             (0x0000, 0.0), (0xFFF8, -0.5), (0xFF5E, -10.125), (0xFE6F, -25.0625),
+             (0xFC90, -55.0))
+    chip = DS18B20Chip()
+    d = DS18B20(i2csim.OneWire([chip]))
+    for raw, celsius in table:
+        chip.raw = raw
+        assert d.measure() == celsius, (hex(raw), celsius)
+
+
+def test_ds18b20_power_on_value_and_implausible_values():
+    chip = DS18B20Chip()
+    ow = i2csim.OneWire([chip])
+    d = DS18B20(ow)
+    ow.inject("brownout")
+    e = raises(ValueError, d.measure)
+    assert "power-on value" in str(e), e
+    assert d.measure() == 25.0625
+    chip.raw = 0x0800  # 128 °C
+    e = raises(ValueError, d.measure)
+    assert "outside the sensor's -55..125 °C" in str(e), e
+
+
+def test_ds18b20_bus_faults():
+    ow = i2csim.OneWire([DS18B20Chip()])
+    d = DS18B20(ow)
+    ow.inject("absent")
+    oserror(errno.ENODEV, d.measure)
+    ow.inject("crc")
+    assert "CRC" in oserror(errno.EIO, d.measure).args[1]
+    ow.inject("short")
+    oserror(errno.ETIMEDOUT, d.measure)
+    assert d.measure() == 25.0625
+    oserror(errno.ENODEV, DS18B20(i2csim.OneWire([])).measure)
+
+
+def test_ds18b20_match_rom_picks_one_of_two():
+    a = DS18B20Chip(0x0191, b"\x01\x00\x00\x00\x00\x00")
+    b = DS18B20Chip(0xFF5E, b"\x02\x00\x00\x00\x00\x00")
+    ow = i2csim.OneWire([a, b])
+    roms = ow.scan()
+    assert roms == [a.rom, b.rom] and dallas(roms[0], 0, 8) == 0
+    assert DS18B20(ow, roms[1]).measure() == -10.125
+    assert DS18B20(ow, roms[0]).measure() == 25.0625
+    sp = bytearray(9)
+    ow.select_rom(roms[1])  # how micropython-lib's ds18x20 reads a scratchpad
+    ow.writebyte(0xBE)
+    ow.readinto(sp)
+    assert sp[0] == 0x5E and sp[1] == 0xFF and dallas(sp, 0, 9) == 0
+    oserror(errno.EIO, DS18B20(ow).measure)  # skip ROM: both answer, the bits collide
+
+
+def test_i2c_nack_and_timeout_are_counted_and_skipped():
+    bus = i2csim.I2C({0x76: BME280Chip(), 0x44: SHT4xChip(), 0x23: BH1750Chip()})
+    sensors = [BME280(bus), SHT4x(bus), BH1750(bus)]
+    bus.inject(0x76, "nack")
+    bus.inject(0x44, "timeout", times=2)
+    failures, readings = [], []
+    for _ in range(3):
+        for s in sensors:
+            try:
+                readings.append(s.measure())
+            except (OSError, ValueError) as e:
+                failures.append(e)
+    assert [e.errno for e in failures] == [errno.ENODEV, errno.ETIMEDOUT, errno.ETIMEDOUT]
+    assert len(readings) == 6
+
+
+def test_stuck_sda_fails_the_whole_bus_until_recovery():
+    bus = i2csim.I2C({0x76: BME280Chip(), 0x44: SHT4xChip()})
+    bme, sht = BME280(bus), SHT4x(bus)
+    bus.inject(0x44, "stuck")
+    oserror(errno.ETIMEDOUT, bme.measure)
+    oserror(errno.ETIMEDOUT, sht.measure)
+    assert bus.scan() == []
+    bus.recover()
+    assert bus.recoveries == 1 and bus.scan() == [0x44, 0x76]
+    assert sht.measure() == (25.0, 44.0) and bme.measure()[0] == 25.08
+
+
+def test_drivers_allocate_only_their_float_results():
+    bus = i2csim.I2C({0x76: BME280Chip(), 0x44: SHT4xChip(), 0x23: BH1750Chip()})
+    ow = i2csim.OneWire([DS18B20Chip()])
+    x, y, z = 2508, 100656, 56317
+    cases = (
+        (BME280(bus), lambda: (x / 100, y / 100, z / 1024)),
+        (SHT4x(bus), lambda: (x / 65535, y / 65535)),
+        (BH1750(bus), lambda: x / 1.2),
+        (DS18B20(ow), lambda: x / 16),
+        (DS18B20(ow, ow.scan()[0]), lambda: x / 16),
+    )
+    for d, results in cases:
+        buf = d._buf
+        spent, floats = bytes_per_call(d.measure), bytes_per_call(results)
+        assert spent <= floats, (type(d).__name__, spent, floats)
+        assert d._buf is buf
+
+
+def test_analog_linear_and_table():
+    lin = Linear(scale=250.0, offset=-125.0, vmin=0.4, vmax=4.6)  # 0.5-4.5 V: 0-1000 kPa
+    assert lin.convert(0.5) == 0.0 and lin.convert(4.5) == 1000.0
+    assert "outside 0.400..4.600 V" in str(raises(ValueError, lin.convert, 0.01))
+    assert Linear().convert(1.25) == 1.25
+    raises(ValueError, Linear, 1.0, 0.0, 2.0, 1.0)
+    ntc = Table([(0.5, 80.0), (1.0, 50.0), (2.0, 20.0), (3.0, -10.0)])
+    assert ntc.convert(0.5) == 80.0 and ntc.convert(3.0) == -10.0
+    assert ntc.convert(1.0) == 50.0 and ntc.convert(1.5) == 35.0 and ntc.convert(2.25) == 12.5
+    assert "outside the table's 0.500..3.000 V" in str(raises(ValueError, ntc.convert, 3.1))
+    raises(ValueError, Table, [(1.0, 0.0)])
+    raises(ValueError, Table, [(1.0, 0.0), (1.0, 5.0)])
