@@ -6,15 +6,17 @@ is on only while there is something to upload.
 """
 
 import gc
+import time
 
+import clock
 import log
 import sensortable
 from rtcstate import RtcState
 from spool import Spool
 
-_MAX_REQUESTS = 20    # per upload, so a huge backlog cannot keep the radio on for ever
-_WDT_MS = 120000
-_BODY_BYTES = 4096    # one request body: 35-50 readings, one ESP32 TLS record
+_WDT_MS = 120000  # covers DNS, NTP, a TLS handshake and a request at its deadline
+_RESET_CODES = {"power_on": 1, "deep_sleep": 2, "watchdog": 3, "soft": 4}
+_ALERT_BLINKS = {401: 3, 404: 4}  # status -> LED blink code: a human must fix the config
 
 
 def _next_due(due, interval, now):
@@ -36,9 +38,29 @@ class Node:
         capacity = sp["capacity"] or board.FLASH_BYTES * 3 // 4 // 4096 * 192
         self.spool = Spool(board.DATA_DIR + "/spool", capacity,
                            sp["when_full"] == "drop_newest", log)
-        # every sensor the spool may hold readings of, and the config's in that table
-        self.ids, self.numbers = sensortable.load(
-            board.DATA_DIR + "/sensors.json", [(s["slug"], s["uuid"]) for s in cfg["sensors"]])
+        # every sensor the spool may hold readings of; the config's sensors, then the
+        # health figures, have their numbers in that table
+        health = cfg["health"]
+        self.ids, numbers = sensortable.load(
+            board.DATA_DIR + "/sensors.json",
+            [(s["slug"], s["uuid"]) for s in cfg["sensors"]] + [(health[k], None) for k in health])
+        self.numbers = numbers[: len(cfg["sensors"])]
+        self.health = dict(zip(health, numbers[len(cfg["sensors"]) :]))
+        self.sessions = clock.Sessions(board.DATA_DIR + "/clock.json")
+        self.figures = {"reset_cause": _RESET_CODES.get(board.reset_cause(), 0)}
+        self.jump = 0  # seconds the clock moved when it was synced this wake
+
+    def _session(self, now):
+        """The aux field for readings stamped `now`: 0 with a set clock, else the boot
+        session (numbered at its first undated reading) the upload will date them by."""
+        st = self.st
+        if clock.valid(now):
+            return 0
+        if not st.session:
+            st.session = self.sessions.start()
+            log.warn("clock not set: readings are stamped in boot session %d until the "
+                     "first time sync" % st.session)
+        return st.session
 
     def sample(self, now, battery_too):
         """The sampling phase; returns (readings stored or None, battery volts or None)."""
@@ -48,76 +70,140 @@ class Node:
         import sampler
 
         s = sampler.Sampler(self.board, self.cfg, self.st)
-        stored = s.sample(self.spool, self.numbers, now) if due else None
+        stored = s.sample(self.spool, self.numbers, now, self._session(now)) if due else None
         battery = s.read_battery(now) if battery_too else None
         s = None
         sampler.unload()
         self.cfg["sensors"] = self.cfg["battery"] = None
         return stored, battery
 
-    def upload(self, now, battery, wdt):
+    def _low_heap(self):
+        free = gc.mem_free()
+        self.figures["min_free_heap"] = min(self.figures.get("min_free_heap", free), free)
+
+    def _sync(self):
+        """Set the clock from NTP; False when it failed and the RTC was never set."""
+        board, st, ck = self.board, self.st, self.cfg["clock"]
+        try:
+            behind = board.sync_time(ck["ntp_host"], ck["ntp_timeout_s"])
+        except OSError as e:
+            if clock.valid(board.now()):
+                log.warn("clock: %s; keeping the RTC's time" % e)
+                return True
+            log.error("clock: %s; the RTC was never set, so no upload (TLS and timestamps "
+                      "need the date)" % e)
+            return False
+        self.jump = behind
+        if st.session:
+            self.sessions.synced(st.session, behind)
+            log.info("clock set (%+d s): boot session %d's readings are dated" % (behind, st.session))
+            st.session = 0
+        return True
+
+    def upload(self, now, battery):
         """Drain the spool through the API; returns a summary for the cycle line."""
         import httpc
         import sensocan
         import uplink
 
+        board, st, up, fig = self.board, self.st, self.cfg["upload"], self.figures
         api_cfg = self.cfg["api"]
+        fig["http_status"] = 0
+        t0 = time.ticks_ms()
         try:
-            self.board.link_up(self.cfg["wifi"])
+            board.link_up(self.cfg["wifi"])
         except OSError as e:
             return self._retry(now, None, "link: %s" % e)
+        fig["wifi_connect_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+        fig["rssi"] = board.rssi()
         http = None
         try:
+            if not self._sync():
+                return self._retry(now, None, "clock unknown")
             try:
                 with open(api_cfg["ca_cert"] or "", "rb") as f:
                     ca = f.read()
             except OSError:
                 ca = None  # httpc refuses https without a CA, with a clear message
-            http = httpc.Client(api_cfg["base_url"], ca=ca,
-                                allow_insecure_http=api_cfg["allow_insecure_http"],
-                                timeout_ms=int(api_cfg["timeout_s"] * 1000),
-                                deadline_ms=int(api_cfg["timeout_s"] * 3000))
-        except ValueError as e:  # a setting the server cannot be reached with
-            self.board.link_down()
-            log.error("upload impossible: %s; readings are kept" % e)
-            return self._retry(now, uplink.ADMIN_RETRY_S, "api: %s" % e)
-        try:
-            prefixes = [sensocan.item_prefix(slug, uuid) for slug, uuid in self.ids]
-            api = sensocan.Api(http, api_cfg["device_uuid"], api_cfg["token"], _BODY_BYTES)
-            res = uplink.Uplink(api, self.spool, prefixes, api_cfg["batch_size"], log,
-                                wdt.feed).drain(battery, _MAX_REQUESTS)
+            try:
+                http = httpc.Client(api_cfg["base_url"], ca=ca,
+                                    allow_insecure_http=api_cfg["allow_insecure_http"],
+                                    timeout_ms=int(api_cfg["timeout_s"] * 1000),
+                                    deadline_ms=int(api_cfg["timeout_s"] * 3000))
+            except ValueError as e:  # a setting the server cannot be reached with
+                log.error("upload impossible: %s; readings are kept" % e)
+                return self._retry(now, up["alert_retry_s"], "api: %s" % e)
+            if battery is not None and not sensocan.battery_ok(battery):
+                log.warn("battery reads %r V, outside the API's 0-100: not sent" % battery)
+                battery = None
+            api = sensocan.Api(http, api_cfg["device_uuid"], api_cfg["token"])
+            res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
+                                self.sessions.date, self.wdt.feed).drain(battery, up["max_requests"])
+            self._low_heap()
+            fig["tls_handshakes"] = http.handshakes
         finally:
-            http.close()
-            self.board.link_down()
+            if http:
+                http.close()
+            board.link_down()
+        st.unsure += res.unsure
+        fig["http_status"] = res.status or (201 if res.requests else 0)
         text = "sent %d, %d requests" % (res.acked, res.requests)
         if res.dead:
             text += ", %d set aside" % res.dead
+        if res.unsure:
+            text += ", %d unanswered (sent again later: maybe twice)" % res.unsure
         if res.kind != sensocan.STORED:
-            return self._retry(now, uplink.retry_wait(res, log),
+            fig["http_status"] = res.status
+            alert = _ALERT_BLINKS.get(res.status, 0)
+            if alert:
+                st.alert = alert
+                board.alert(alert)
+            return self._retry(now, uplink.retry_wait(res, log, up["alert_retry_s"]),
                                "%s; %s %d %s" % (text, res.kind, res.status, res.message))
-        self.st.failures = 0
+        st.failures = 0
+        if st.alert:
+            st.alert = 0
+            board.alert(0)
+            log.info("uploads accepted again: alert cleared")
         if res.wait:
-            self.st.retry_at = now + res.wait
+            st.retry_at = now + res.wait
             text += ", rate limit: pause %d s" % res.wait
+        self.more = res.requests >= res.max_requests and self.spool.pending()
         return text
 
     def _retry(self, now, wait, what):
         """Plan the next upload attempt after a failure (backoff unless told)."""
         import backoff
 
-        st = self.st
+        st, up = self.st, self.cfg["upload"]
         if wait is None:
-            wait = backoff.delay(st.failures)
+            wait = backoff.delay(st.failures, up["backoff_base_s"], up["backoff_cap_s"])
         st.failures += 1
         st.retry_at = now + wait
         return "%s, retry in %d s" % (what, wait)
 
+    def _record_health(self, now):
+        """Store the configured health figures as readings, sent with the next upload."""
+        if not self.health:
+            return
+        sp, fig = self.spool, self.figures
+        fig.update(spool_depth=sp.pending(), dropped=sp.dropped, dead_letters=sp.dead,
+                   unsure=self.st.unsure)
+        aux = self._session(now)
+        for name, number in self.health.items():
+            v = fig.get(name)
+            if v is not None:
+                sp.append(number, now, v, 0, aux)
+        sp.commit()
+
     def cycle(self):
         """One wake: sample and/or upload when due; returns seconds until the next wake."""
         board, st, cfg = self.board, self.st, self.cfg
-        wdt = board.watchdog(_WDT_MS)
+        self.wdt = board.watchdog(_WDT_MS)
         now = board.now()
         st.cycle += 1
+        if st.alert:
+            board.alert(st.alert)
         parts = []
         due = now >= st.next_upload and now >= st.retry_at
         # the battery is read before the radio is on: transmit bursts sag the supply
@@ -126,12 +212,26 @@ class Node:
             parts.append("stored %d" % stored)
             st.next_sample = _next_due(st.next_sample or now, cfg["sample_interval_s"], now)
         upload = due and self.spool.pending()
-        wdt.feed()
+        self.wdt.feed()
         gc.collect()
+        self._low_heap()
+        self.more = False
         if upload:
-            parts.append("upload: " + self.upload(now, battery, wdt))
-        if due and not (upload and st.failures):  # a failed upload retries after its backoff
-            st.next_upload = _next_due(st.next_upload or now, cfg["upload_interval_s"], now)
+            parts.append("upload: " + self.upload(now, battery))
+            self._record_health(board.now())
+        if self.jump:  # the clock was set: keep the schedule where it was meant to be
+            for k in ("next_sample", "next_upload", "retry_at"):
+                if getattr(st, k):
+                    setattr(st, k, getattr(st, k) + self.jump)
+            now += self.jump
+        if due and not (upload and st.failures) and not self.more:
+            # the first upload slot is on this device's own phase of the interval
+            import backoff
+
+            interval = cfg["upload_interval_s"]
+            st.next_upload = _next_due(
+                st.next_upload or backoff.phase(cfg["api"]["device_uuid"], interval),
+                interval, now)
         gc.collect()
         sp = self.spool
         parts.append("backlog %d" % sp.pending())
@@ -140,6 +240,8 @@ class Node:
                 parts.append("%s %d" % (name, n))
         if st.sensor_faults:
             parts.append("sensor faults %d" % st.sensor_faults)
+        if st.alert:
+            parts.append("ALERT %d" % st.alert)
         wake = min(st.next_sample, max(st.next_upload, st.retry_at))
         sleep = max(1, wake - board.now())
         parts.append("sleep %d s" % sleep)

@@ -9,9 +9,9 @@ import struct
 
 from micropython import const
 
-_MAGIC = const(0x534E5231)  # "SNR1"
-_FMT = "<IBBHIIIIII"
-_SIZE = const(32)  # struct.calcsize(_FMT)
+_MAGIC = const(0x534E5232)  # "SNR2"
+_FMT = "<IBBHIIIIIIHHI"
+_SIZE = const(40)  # struct.calcsize(_FMT)
 
 
 class RtcState:
@@ -24,6 +24,9 @@ class RtcState:
         self.next_upload = 0
         self.retry_at = 0     # no upload before this (backoff, rate limit)
         self.sensor_faults = 0
+        self.session = 0      # boot session of readings taken while the clock is unset
+        self.alert = 0        # blink code of an alert that needs a human (0: none)
+        self.unsure = 0       # readings sent again after a lost reply: maybe duplicates
 
     @classmethod
     def load(cls, board):
@@ -33,7 +36,8 @@ class RtcState:
             (crc,) = struct.unpack_from("<I", raw, _SIZE)
             if crc == binascii.crc32(memoryview(raw)[:_SIZE]):
                 (magic, st.crashes, st.failures, _, st.cycle, st.samples, st.next_sample,
-                 st.next_upload, st.retry_at, st.sensor_faults) = struct.unpack_from(_FMT, raw)
+                 st.next_upload, st.retry_at, st.sensor_faults, st.session, st.alert,
+                 st.unsure) = struct.unpack_from(_FMT, raw)
                 if magic != _MAGIC:
                     st = cls()
         return st
@@ -42,6 +46,7 @@ class RtcState:
         buf = bytearray(_SIZE + 4)
         struct.pack_into(_FMT, buf, 0, _MAGIC, min(self.crashes, 255), min(self.failures, 255),
                          0, self.cycle, self.samples, self.next_sample, self.next_upload,
-                         self.retry_at, self.sensor_faults)
+                         self.retry_at, self.sensor_faults, self.session, self.alert,
+                         self.unsure)
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
         board.rtc_memory(buf)

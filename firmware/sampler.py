@@ -42,9 +42,10 @@ class Sampler:
             self.st.sensor_faults += 1
             return None
 
-    def sample(self, spool, numbers, now):
+    def sample(self, spool, numbers, now, aux=0):
         """Read every sensor once and store the readings with one flush; `numbers`
-        are the sensors' numbers in the spool (sensortable.py)."""
+        are the sensors' numbers in the spool (sensortable.py), `aux` the boot
+        session while the clock is unset (clock.Sessions)."""
         n = self.st.samples
         for i, drv in enumerate(self.sensors):
             if drv is None:
@@ -59,7 +60,7 @@ class Sampler:
                 log.warn("sensors[%d]: read %r, not a finite number: not stored" % (i, v))
                 self.st.sensor_faults += 1
                 continue
-            spool.append(numbers[i], now, v)
+            spool.append(numbers[i], now, v, 0, aux)
         self.st.samples += 1
         return spool.commit()
 

@@ -1,10 +1,14 @@
-"""When to try the server again: exponential backoff with jitter, and rate limits.
+"""When to try the server again: exponential backoff with full jitter, rate limits,
+and a per-device phase.
 
-Many nodes that lost the same server must not come back in lock-step, so every
-delay is half fixed, half random ("equal jitter"). The server's own word
-(Retry-After, an exhausted X-RateLimit-Remaining) always wins over our guess.
+Many nodes that lost the same server must not come back in lock-step: a retry waits
+a uniformly random time up to the capped exponential delay ("full jitter", applied
+after the cap so capped nodes spread too), and each device's regular uploads sit at
+its own offset in the interval (phase). The server's own word (Retry-After, an
+exhausted X-RateLimit-Remaining) always wins over our guess.
 """
 
+import binascii
 import random
 
 from micropython import const
@@ -15,10 +19,10 @@ WINDOW_S = const(60)  # the API's rate-limit window
 
 
 def delay(attempt, base_s=BASE_S, cap_s=CAP_S):
-    """Seconds to wait after `attempt` consecutive failures (0 = first failure)."""
-    d = min(cap_s, base_s << min(attempt, 16))
-    half = d // 2
-    return half + random.getrandbits(16) % (half + 1)
+    """Seconds to wait after `attempt` consecutive failures (0 = the first one):
+    uniform in 1..min(cap_s, base_s * 2**attempt)."""
+    d = min(cap_s, base_s << min(attempt, 20))
+    return 1 + random.getrandbits(24) % max(1, d)
 
 
 def rate_wait(retry_after, remaining):
@@ -28,3 +32,9 @@ def rate_wait(retry_after, remaining):
     if remaining is not None and remaining <= 0:
         return WINDOW_S
     return None
+
+
+def phase(key, period):
+    """A fixed offset in 0..period-1 for this device (`key`: its UUID), so a fleet
+    configured alike does not upload in the same second."""
+    return binascii.crc32(key.encode()) % period

@@ -30,6 +30,9 @@ BATTERY_SOURCES = {
     "sim": ("unix", (("full_v", NUM, 4.2), ("empty_v", NUM, 3.3), ("hours", NUM, 72.0))),
 }
 BOARDS = ("esp32", "unix")
+# node health figures that can be sent as readings (config "health": {figure: slug})
+HEALTH = ("spool_depth", "dropped", "dead_letters", "http_status", "reset_cause",
+          "min_free_heap", "rssi", "wifi_connect_ms", "tls_handshakes", "unsure")
 
 
 class ConfigError(Exception):
@@ -162,10 +165,14 @@ def validate(raw, base_dir="", exists=None):
             c.err(key, "must be at least 1 second, got %d" % cfg[key])
     cfg["safe_mode_pin"] = c.field(raw, "safe_mode_pin", "safe_mode_pin", INT, None)
     cfg["spool"] = _spool(c, raw)
+    cfg["upload"] = _upload(c, raw)
+    cfg["clock"] = _clock(c, raw)
     cfg["battery"] = _battery(c, raw, board)
     cfg["sensors"] = _sensors(c, raw, board, base_dir)
+    cfg["health"] = _health(c, raw, cfg["sensors"])
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
-                    "safe_mode_pin", "spool", "battery", "sensors"), "")
+                    "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",
+                    "health"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg
@@ -181,8 +188,11 @@ def _api(c, raw, base_dir):
         "allow_insecure_http": c.field(a, "allow_insecure_http", "api.allow_insecure_http",
                                        BOOL, False),
         "timeout_s": c.field(a, "timeout_s", "api.timeout_s", NUM, 10.0),
-        "batch_size": c.field(a, "batch_size", "api.batch_size", INT, 50),
     }
+    if "batch_size" in a:
+        c.err("api.batch_size", "replaced by upload.chunk_max (readings per request)")
+        a = dict(a)
+        del a["batch_size"]
     url = api["base_url"]
     if type(url) is str:
         if url.startswith("http://"):
@@ -210,8 +220,6 @@ def _api(c, raw, base_dir):
     api["ca_cert"] = c.file(api["ca_cert"], "api.ca_cert", base_dir)
     if _is_num(api["timeout_s"]) and not 1 <= api["timeout_s"] <= 120:
         c.err("api.timeout_s", "must be between 1 and 120 seconds, got %s" % _show(a["timeout_s"]))
-    if _is_int(api["batch_size"]) and not 1 <= api["batch_size"] <= 500:
-        c.err("api.batch_size", "must be between 1 and 500, got %d" % api["batch_size"])
     c.unknown(a, api, "api")
     return api
 
@@ -235,6 +243,58 @@ def _spool(c, raw):
     if _is_int(out["capacity"]) and out["capacity"] < 64:
         c.err("spool.capacity", "must be at least 64 readings, got %d" % out["capacity"])
     c.unknown(s, out, "spool")
+    return out
+
+
+def _range(c, out, key, path, lo, hi):
+    v = out[key]
+    if _is_num(v) and not lo <= v <= hi:
+        c.err(path, "must be between %s and %s, got %s" % (lo, hi, _show(v)))
+
+
+def _upload(c, raw):
+    u = c.obj(raw, "upload", "upload", required=False)
+    out = {}
+    c.params(u, (("chunk_max", INT, 200), ("max_requests", INT, 50),
+                 ("backoff_base_s", INT, 30), ("backoff_cap_s", INT, 3600),
+                 ("alert_retry_s", INT, 3600)), "upload", out)
+    _range(c, out, "chunk_max", "upload.chunk_max", 1, 1000)
+    _range(c, out, "max_requests", "upload.max_requests", 1, 1000)
+    _range(c, out, "backoff_base_s", "upload.backoff_base_s", 1, 3600)
+    _range(c, out, "backoff_cap_s", "upload.backoff_cap_s", 1, 86400)
+    _range(c, out, "alert_retry_s", "upload.alert_retry_s", 60, 86400)
+    if _is_int(out["backoff_cap_s"]) and _is_int(out["backoff_base_s"]) and (
+            out["backoff_cap_s"] < out["backoff_base_s"]):
+        c.err("upload.backoff_cap_s", "must not be below upload.backoff_base_s")
+    c.unknown(u, out, "upload")
+    return out
+
+
+def _clock(c, raw):
+    k = c.obj(raw, "clock", "clock", required=False)
+    out = {"ntp_host": c.field(k, "ntp_host", "clock.ntp_host", STR, "pool.ntp.org"),
+           "ntp_timeout_s": c.field(k, "ntp_timeout_s", "clock.ntp_timeout_s", NUM, 2.0)}
+    _range(c, out, "ntp_timeout_s", "clock.ntp_timeout_s", 0.1, 30)
+    c.unknown(k, out, "clock")
+    return out
+
+
+def _health(c, raw, sensors):
+    """{figure: slug}: node health figures sent as readings of these sensor slugs."""
+    h = c.obj(raw, "health", "health", required=False)
+    taken = {s["slug"] for s in sensors if s.get("slug")}
+    out = {}
+    for name, slug in h.items():
+        path = "health." + name
+        if name not in HEALTH:
+            c.err(path, "unknown health figure (known: %s)" % ", ".join(HEALTH))
+        elif type(slug) is not str or not _is_slug(slug):
+            c.err(path, "expected a sensor slug, got %s" % _show(slug))
+        elif slug in taken:
+            c.err(path, '"%s" is already used by a sensor or health figure' % slug)
+        else:
+            taken.add(slug)
+            out[name] = slug
     return out
 
 

@@ -152,12 +152,15 @@ class Client:
         """Send one request and read the whole reply, or raise HTTPError (and close).
 
         `method` is a str; `path` (str or bytes) follows the base path; `headers` are
-        (name, value) pairs, bytes saving a copy; `body` is bytes-like (Content-Length).
+        (name, value) pairs, bytes saving a copy; `body` is bytes-like or streamed: an
+        object with len() and write_to(put), put(bytes) taking it piece by piece (called
+        again if the request is resent).
         """
         if path and not path.startswith("/"):  # MicroPython's bytes take a str prefix too
             raise ValueError("path must start with /")
         if isinstance(body, str):
             raise TypeError("body must be bytes")
+        n = -1 if body is None else len(body)  # a streamed body checks its items here
         self.requests += 1
         self._deadline = time.ticks_add(time.ticks_ms(), self.deadline_ms)
         self._sent = False  # sticky across the resend
@@ -173,7 +176,7 @@ class Client:
                     reused = not any(self._poll.ipoll(0))
                     if not reused:
                         self.close()
-                self._send(method, path, body, headers)
+                self._send(method, path, body, n, headers)
                 self._phase = "reply"
                 if self._fill():
                     return self._reply(method)
@@ -204,7 +207,7 @@ class Client:
                 err = "%s failed: %s" % (self._phase, err)
             raise HTTPError(err, self._sent)
 
-    def _send(self, method, path, body, headers):
+    def _send(self, method, path, body, n, headers):
         # Connect unless the idle connection is still up, then write the request.
         self._pos = self._end = 0
         if not self._sock:
@@ -253,16 +256,21 @@ class Client:
             put(b": ")
             put(v)
             put(b"\r\n")
-        n = 0
-        if body is not None:
-            n = len(body)
+        if n >= 0:
             put(b"Content-Length: %d\r\n" % n)
         put(b"\r\n")
-        if n > _BUF - self._end:  # a big body goes out on its own, from the caller's buffer
+        if hasattr(body, "write_to"):  # streamed: written piece by piece through our buffer
+            w = self.bytes_sent + self._end + n
+            body.write_to(put)
+            if self.bytes_sent + self._end != w:
+                raise ValueError("streamed body is %d bytes, not its declared length %d"
+                                 % (self.bytes_sent + self._end - w + n, n))
+            self._write(self._buf, self._end, True)
+        elif n > _BUF - self._end:  # a big body goes out on its own, from the caller's buffer
             self._write(self._buf, self._end, False)
             self._write(body, n, True)
         else:
-            if n:
+            if n > 0:
                 put(body)
             self._write(self._buf, self._end, True)
         self._end = 0

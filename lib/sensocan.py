@@ -1,7 +1,9 @@
 """The Sensocan device API: request bodies, headers and reply classification.
 
-Bodies are written into one preallocated buffer (JSON by hand: the shapes are fixed
-and tiny), so an upload never builds per-reading dicts or strings. Every reply,
+Bodies are streamed: a Body walks its items once to learn its length
+(Content-Length) and again, through httpc's buffer, to send them, writing the JSON
+by hand (the shapes are fixed and tiny), so an upload's memory does not depend on
+how many readings it carries and no per-reading dicts are built. Every reply,
 including a transport failure, comes back as a Reply whose `kind` says what the
 caller must do with the readings it sent.
 """
@@ -23,9 +25,8 @@ NETWORK_ERROR = "network_error"
 UNEXPECTED = "unexpected"
 _KINDS = {401: UNAUTHORIZED, 404: NOT_FOUND, 422: INVALID, 429: RATE_LIMITED}
 
-_ITEM_MAX = const(64)  # '"value":-1.234568e+10,"timestamp":"2026-11-27T10:00:00Z"},'
-_CLOSE_MAX = const(40)  # '],"battery_voltage":-1.234e+10}'
-BULK_PREFIX = b"{"  # bulk items name no sensor: it is in the path
+BULK_PREFIX = b"{"  # bulk and single items name no sensor: it is in the path
+BATTERY_MAX = const(100)  # the API's allowed battery_voltage range is 0-100 V
 
 
 class Reply:
@@ -46,10 +47,16 @@ def finite(v):
 
 
 def item_prefix(slug=None, uuid=None):
-    """The constant head of a batch item for one sensor, rendered once per upload."""
-    if uuid:
+    """The constant head of a batch item for one sensor, rendered once per upload: by
+    slug or uuid, whichever is shorter on the wire."""
+    if uuid and not (slug and len(slug) < len(uuid)):
         return b'{"sensor_uuid":"' + uuid.encode() + b'",'
     return b'{"sensor_slug":"' + slug.encode() + b'",'
+
+
+def battery_ok(v):
+    """A battery_voltage the API accepts (finite, 0-100 V)."""
+    return finite(v) and 0 <= v <= BATTERY_MAX
 
 
 def rejected_items(errors):
@@ -65,10 +72,74 @@ def rejected_items(errors):
     return items, whole
 
 
+class Body:
+    """A readings body, streamed from `source`: a callable that calls emit(prefix,
+    value, t) for each item (the same items in the same order every time: once for
+    len(), once per send), or a list of (prefix, value, t). t None: no timestamp."""
+
+    def __init__(self, source, battery=None, head=b'{"data":[', close=b"]"):
+        if battery is not None and not battery_ok(battery):
+            raise ValueError("battery_voltage must be a number from 0 to 100, got %r" % (battery,))
+        self.source = source
+        self.battery = battery
+        self.head = head
+        self.close = close
+        self._iso = bytearray(clock.ISO_LEN)
+        self._put = None
+        self.items = self._len = 0
+
+    def __len__(self):
+        self._put = None
+        return self._walk()
+
+    def write_to(self, put):
+        self._put = put
+        self._walk()
+        self._put = None
+
+    def _walk(self):
+        self._len = self.items = 0
+        out = self._out
+        out(self.head)
+        src = self.source
+        if callable(src):
+            src(self._item)
+        else:
+            for prefix, value, t in src:
+                self._item(prefix, value, t)
+        out(self.close)
+        if self.battery is not None:
+            out(b',"battery_voltage":%.4g' % self.battery)
+        out(b"}")
+        return self._len
+
+    def _out(self, data):
+        if self._put:
+            self._put(data)
+        self._len += len(data)
+
+    def _item(self, prefix, value, t):
+        if not finite(value):
+            raise ValueError("value must be a finite number, got %r" % (value,))
+        out = self._out
+        if self.items:
+            out(b",")
+        self.items += 1
+        out(prefix)
+        out(b'"value":')
+        out(b"%.7g" % value)
+        if t is not None:
+            out(b',"timestamp":"')
+            clock.write_iso(self._iso, 0, t)
+            out(self._iso)
+            out(b'"')
+        out(b"}")
+
+
 class Api:
     """One device's view of the API over a keep-alive httpc.Client."""
 
-    def __init__(self, http, device_uuid, token, body_size=4096):
+    def __init__(self, http, device_uuid, token):
         self.http = http
         self.device = device_uuid
         self._headers = (
@@ -76,70 +147,28 @@ class Api:
             ("Content-Type", "application/json"),
             ("Accept", "application/json"),
         )
-        self.body = bytearray(body_size)
-        self._n = 0
-        self.items = 0
 
-    def _put(self, data):
-        n = self._n + len(data)
-        self.body[self._n : n] = data
-        self._n = n
-
-    def begin(self, head=b'{"data":['):
-        """Start a body: a bulk or batch array by default."""
-        self._n = self.items = 0
-        self._put(head)
-
-    def add(self, prefix, value, t=None):
-        """Append one item; False (nothing written) when the buffer is full.
-
-        Raises ValueError for a value JSON cannot carry, before anything is sent.
-        """
-        if not finite(value):
-            raise ValueError("value must be a finite number, got %r" % (value,))
-        if self._n + len(prefix) + _ITEM_MAX + _CLOSE_MAX > len(self.body):
-            return False
-        if self.items:
-            self._put(b",")
-        self._put(prefix)
-        self._put(b'"value":%.7g' % value)
-        if t is not None:
-            self._put(b',"timestamp":"')
-            self._n = clock.write_iso(self.body, self._n, t)
-            self._put(b'"')
-        self._put(b"}")
-        self.items += 1
-        return True
-
-    def _post(self, path, close, battery):
-        """Close the body (`close`, then battery_voltage) and POST it."""
-        self._put(close)
-        if battery is not None:
-            if not finite(battery):
-                raise ValueError("battery_voltage must be a finite number, got %r" % (battery,))
-            self._put(b',"battery_voltage":%.4g' % battery)
-        self._put(b"}")
+    def post(self, path, body):
+        """POST a Body to /devices/<device><path>; returns the Reply."""
         try:
-            r = self.http.request("POST", "/devices/%s%s" % (self.device, path),
-                                  memoryview(self.body)[: self._n], self._headers)
+            r = self.http.request("POST", "/devices/%s%s" % (self.device, path), body,
+                                  self._headers)
         except httpc.HTTPError as e:
             return Reply(NETWORK_ERROR, message=str(e), sent=e.sent)
         return classify(r.status, r.headers, r.body)
 
-    def send_batch(self, battery=None):
-        """POST the items added since begin() (prefixes from item_prefix) as one batch."""
-        return self._post("/readings", b"]", battery)
+    def send_batch(self, source, battery=None):
+        """Items of many sensors (prefixes from item_prefix) as one batch."""
+        return self.post("/readings", Body(source, battery))
 
-    def send_bulk(self, sensor_uuid, battery=None):
-        """POST the items added since begin() (prefix BULK_PREFIX) for one sensor."""
-        return self._post("/sensors/%s/readings/bulk" % sensor_uuid, b"]", battery)
+    def send_bulk(self, sensor_uuid, source, battery=None):
+        """Items of one sensor (prefix BULK_PREFIX) through the bulk endpoint."""
+        return self.post("/sensors/%s/readings/bulk" % sensor_uuid, Body(source, battery))
 
     def single(self, sensor_uuid, value, t=None, battery=None):
-        """POST one reading to the single-reading endpoint."""
-        self.begin(b'{"data":')
-        if not self.add(BULK_PREFIX, value, t):
-            raise ValueError("request body buffer too small")
-        return self._post("/sensors/%s/readings" % sensor_uuid, b"", battery)
+        """One reading through the single-reading endpoint."""
+        return self.post("/sensors/%s/readings" % sensor_uuid,
+                         Body(((BULK_PREFIX, value, t),), battery, b'{"data":', b""))
 
 
 def classify(status, headers, body):

@@ -20,19 +20,22 @@ import struct
 from micropython import const
 
 RECORD = const(16)
-_FMT = "<BBHIf"  # sensor, flags, reserved, unix time, value: the checksummed 12 bytes
+_FMT = "<BBHIf"  # sensor, flags, aux, unix time, value: the checksummed 12 bytes
 _REC_FMT = "<BBHIfI"  # the same, then their CRC32
 _STAGE = const(64)  # readings one commit can take
 _SEAL_BYTES = const(3072)  # small files merge into a segment at this size; segments fit a block
 _DEAD_BYTES = const(16384)  # the dead-letter file rotates at this size (one older file kept)
 _STATE_FMT = "<IIIIII"  # magic, cursor, tail, dropped, dead letters, lost; CRC32 follows
 _STATE_MAGIC = const(0x53504C31)  # "SPL1"
+_SENT_MAGIC = const(0x53454E31)  # "SEN1": the progress file of a window being uploaded
+WINDOW_MAX = const(2048)  # readings a progress bitmap covers
 _ENOSPC = const(28)  # littlefs "no space"; MicroPython's errno module has no ENOSPC
 
 # flags of a dead-letter record: why it was set aside
 REJECTED = const(1)  # the server refused it (422 or an unknown sensor)
 CORRUPT = const(2)   # its checksum failed
 UNSENDABLE = const(3)  # a value or sensor index that cannot be sent
+UNDATED = const(4)  # taken before the clock was set, in a boot session never synced
 LOST = const(0xFF)  # a tombstone standing in for a reading the flash lost: never sent
 
 
@@ -50,6 +53,7 @@ class Spool:
         self._stage = bytearray(_STAGE * RECORD)
         self._staged = 0
         self._one = bytearray(RECORD)
+        self._hint = None  # the file the last read() ended in: the next read starts there
         _mkdirs(self.q)
         self._recover(*self._read_state())
 
@@ -124,11 +128,12 @@ class Spool:
 
     # -- writing ---------------------------------------------------------------------
 
-    def append(self, sensor, t, value, flags=0):
-        """Stage one reading in RAM (allocates nothing); commit() stores it."""
+    def append(self, sensor, t, value, flags=0, aux=0):
+        """Stage one reading in RAM (allocates nothing); commit() stores it. `aux` is
+        16 bits the caller may use (the node: the boot session of an undated time)."""
         if self._staged == _STAGE:
             raise OSError("spool: %d readings staged, commit() first" % _STAGE)
-        _pack(self._stage, self._staged * RECORD, sensor, flags, t, value)
+        _pack(self._stage, self._staged * RECORD, sensor, flags, t, value, aux)
         self._staged += 1
 
     def commit(self):
@@ -190,6 +195,7 @@ class Spool:
                 names.append(name)
                 f += n // RECORD
         os.rename(self.q + "tmp", names[0])
+        self._hint = None
         for name in names[1:]:
             os.remove(name)
         self._run_first, self._run_bytes = None, 0
@@ -228,7 +234,7 @@ class Spool:
         want = self.cursor + start
         mv = memoryview(buf)
         got, room = 0, len(buf) // RECORD
-        f = self.head
+        f = self._hint if self._hint is not None and self.head <= self._hint <= want else self.head
         broken = None
         while got < room and want < self.tail:
             end = self._next(f)
@@ -248,6 +254,7 @@ class Spool:
                 continue
             got += k
             want += k
+            self._hint = f
             f = end
         return got
 
@@ -288,6 +295,7 @@ class Spool:
         self._forget()
 
     def _forget(self):
+        self._hint = None
         while self.head < self.tail:
             end = self._next(self.head)
             if end > self.cursor:
@@ -297,6 +305,48 @@ class Spool:
                 self._run_first = end if end < self.tail else None
                 self._run_bytes = max(0, self._run_bytes - (end - self.head) * RECORD)
             self.head = end
+
+    # -- progress through a window of pending readings ----------------------------------
+
+    def save_progress(self, n, bits):
+        """Remember (atomically) which of the first `n` pending readings are done: bit i
+        of `bits` set. An upload split over several requests resumes after a reset
+        without sending a done reading again."""
+        size = 16 + (n + 7) // 8
+        buf = bytearray(size + 4)
+        struct.pack_into("<IIII", buf, 0, _SENT_MAGIC, self.cursor, n, 0)
+        buf[16:size] = memoryview(bits)[: size - 16]
+        struct.pack_into("<I", buf, size, binascii.crc32(memoryview(buf)[:size]))
+        tmp = self.root + "/sent.tmp"
+        with open(tmp, "wb") as f:
+            f.write(buf)
+        os.rename(tmp, self.root + "/sent")
+
+    def progress(self, bits):
+        """Load the saved progress into `bits` (WINDOW_MAX bits); returns its `n`, 0 if
+        there is none for the current pending readings. Readings dropped since then
+        shift it; an acknowledged window makes it stale."""
+        for i in range(len(bits)):
+            bits[i] = 0
+        try:
+            with open(self.root + "/sent", "rb") as f:
+                raw = f.read(16 + WINDOW_MAX // 8 + 4)
+            magic, base, n, _ = struct.unpack_from("<IIII", raw)
+            size = 16 + (n + 7) // 8
+            if (magic != _SENT_MAGIC or n > WINDOW_MAX or len(raw) != size + 4
+                    or struct.unpack_from("<I", raw, size)[0] != binascii.crc32(raw[:size])):
+                return 0
+        except (OSError, ValueError):
+            return 0
+        shift = self.cursor - base
+        if not 0 <= shift < n:
+            return 0
+        n -= shift
+        for i in range(n):
+            j = i + shift
+            if raw[16 + j // 8] >> (j % 8) & 1:
+                bits[i // 8] |= 1 << (i % 8)
+        return n
 
     # -- dead letters ------------------------------------------------------------------
 
@@ -322,9 +372,9 @@ class Spool:
 _HEAD = bytearray(12)  # scratch for the checksummed part: no slice, no allocation
 
 
-def _pack(buf, off, sensor, flags, t, value):
-    struct.pack_into(_FMT, _HEAD, 0, sensor, flags, 0, t, value)
-    struct.pack_into(_REC_FMT, buf, off, sensor, flags, 0, t, value, binascii.crc32(_HEAD))
+def _pack(buf, off, sensor, flags, t, value, aux=0):
+    struct.pack_into(_FMT, _HEAD, 0, sensor, flags, aux, t, value)
+    struct.pack_into(_REC_FMT, buf, off, sensor, flags, aux, t, value, binascii.crc32(_HEAD))
 
 
 def unpack(buf, i):
@@ -334,6 +384,11 @@ def unpack(buf, i):
     if binascii.crc32(memoryview(buf)[off : off + 12]) != crc:
         return None
     return sensor, flags, t, value
+
+
+def aux(buf, i):
+    """The `aux` field of record `i` of `buf` (checked by unpack())."""
+    return struct.unpack_from("<H", buf, i * RECORD + 2)[0]
 
 
 def _write(path, data):

@@ -1,45 +1,60 @@
-"""Upload policy: drain the spool through the batch endpoint, oldest first.
+"""Upload policy: drain the spool oldest first, a window at a time, through the batch
+and bulk endpoints over one kept-alive connection.
 
-A window of readings is read from flash into one buffer, sent as one batch and
-acknowledged in the spool only after a 201. Items the server rejects for good (a
-422 naming them, or a sensor it does not know) go to the dead-letter area and the
-rest of the window is sent again, so one bad reading never blocks the queue.
-Everything else (401, 404, 429, 5xx, network) stops the drain with the readings
-still queued; the caller decides when to try again.
+A window is the oldest pending readings, up to WINDOW_MAX of them and until one sensor
+has `chunk_max` in it. It is planned once: a sensor with a UUID goes to the bulk
+endpoint (its own request, items that do not name it) when the bytes that saves beat
+a request's own cost, _REQUEST_BYTES; the others share batch requests of at most
+`chunk_max` items; one reading alone goes to the single-reading endpoint. Request
+bodies are streamed from flash (spool.read of _BLOCK records at a time), so memory
+does not grow with the window, a chunk or the backlog.
+
+A bitmap of the window's done readings is saved after every 201 (spool.save_progress):
+after a reset or a failed request the drain resumes where it stopped and sends no
+acknowledged reading again; the window is acknowledged in the spool when all of it is
+done. Readings the server rejects for good (a 422 naming them, a sensor it does not
+know), corrupt ones and ones that cannot be dated go to the dead letters, so one bad
+reading never blocks the queue. Anything else (401, 404 for the device, 429, 5xx,
+network) stops the drain with the readings still queued; the caller decides when
+to try again.
 """
 
+from micropython import const
+
 import backoff
+import clock
 import sensocan
-from spool import CORRUPT, LOST, RECORD, REJECTED, UNSENDABLE, unpack
+from spool import CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_MAX, aux, unpack
 
+# Bytes one more request costs beyond its items: request line and headers (~300 with
+# a bulk path and a 40-character token) plus the reply (~250), measured with
+# `make bench`. A sensor goes to the bulk endpoint when leaving the sensor name out of
+# its items saves more than this: with a 21-byte '"sensor_slug":"temp_01",' from 27
+# readings, with a 53-byte sensor_uuid from 11. Fewer bytes also means fewer requests
+# here: a bulk request carries chunk_max items like a batch one.
+_REQUEST_BYTES = const(560)
+_BLOCK = const(64)  # records read from flash at a time (1 KiB)
+_MAX_BLIND = const(3)  # readings set aside per drain on a rejection that names no item
 _SENSOR_NOT_FOUND = "Sensor not found."
-
-
-_MAX_BLIND = 3  # readings set aside per drain on a rejection that names no item
-ADMIN_RETRY_S = 3600  # 401/404: somebody must fix the token or device; do not hammer
-
-
-def retry_wait(res, log):
-    """Seconds until the next attempt after a drain that stopped on `res`, or None
-    for the usual exponential backoff."""
-    if res.kind is sensocan.UNAUTHORIZED or res.kind is sensocan.NOT_FOUND:
-        log.error("upload refused (%d %s): check api.token, api.device_uuid and the sensors "
-                  "in config.json; readings are kept" % (res.status, res.message))
-        return ADMIN_RETRY_S
-    return res.wait
+_DEVICE_NOT_FOUND = "Device not found."
+_BATCH, _BULK, _SINGLE = const(0), const(1), const(2)
 
 
 class Result:
+    """What a drain did; `kind` is sensocan.STORED unless a reply stopped it."""
+
     def __init__(self, max_requests):
         self.kind = sensocan.STORED
         self.status = 0
         self.message = ""
-        self.requests = 0
         self.max_requests = max_requests
+        self.requests = 0
         self.acked = 0
         self.dead = 0
         self.blind = 0
+        self.unsure = 0  # readings whose request may have arrived although no reply did
         self.wait = None  # seconds the server asked us to hold off
+        self.logged = 0  # dead-letter reasons already logged (a bit each): one line per drain
 
     def stop(self, reply):
         self.kind = reply.kind
@@ -48,143 +63,304 @@ class Result:
         return False
 
 
+def _bit(bits, i):
+    return bits[i >> 3] >> (i & 7) & 1
+
+
+def _set(bits, i):
+    bits[i >> 3] |= 1 << (i & 7)
+
+
+def _clear(bits):
+    for i in range(len(bits)):
+        bits[i] = 0
+
+
 class Uplink:
-    def __init__(self, api, spool, prefixes, batch_size, log, feed=None):
+    """Drains one spool. `sensors[k]` is (slug, uuid) of sensor number k (either may be
+    None); `date(t, aux)` gives a record's real time or None (clock.Sessions.date)."""
+
+    def __init__(self, api, spool, sensors, chunk_max, log, date=None, feed=None):
         self.api = api
-        self.feed = feed  # called once per request: the watchdog
         self.spool = spool
-        self.prefixes = prefixes  # sensor index -> batch item prefix (sensocan.item_prefix)
-        self.buf = bytearray(batch_size * RECORD)
+        self.prefixes = [sensocan.item_prefix(slug, uuid) for slug, uuid in sensors]
+        self.uuids = [uuid for _, uuid in sensors]
+        self.chunk_max = chunk_max
         self.log = log
+        self.date = date or _dated
+        self.feed = feed  # called once per request: the watchdog
         self.unknown = set()  # sensor numbers the server does not know (404 or 422)
+        self.rbuf = bytearray(_BLOCK * RECORD)
+        self.done = bytearray(WINDOW_MAX // 8)  # sent, set aside or a tombstone
+        self.aside = bytearray(WINDOW_MAX // 8)  # to set aside once its request is done
+        self.group = bytearray(len(sensors))  # sensor -> its request group in this window
+        self.counts = [0] * len(sensors)
+        self.kinds = []  # group -> _BATCH, _BULK or _SINGLE
+        self.req = None  # the request being sent: (group, lo, hi)
 
     def drain(self, battery=None, max_requests=20):
         """Send pending readings until the spool is empty, something fails or the
         request budget is spent; returns a Result."""
         res = Result(max_requests)
-        while res.requests < max_requests:
-            n = self.spool.read(0, self.buf)
-            if n == 0 or not self._window(n, battery, res):
+        self.battery = battery
+        while res.requests < max_requests and self.spool.pending():
+            n = self.n = self._plan(res)
+            tasks = [(g, 0, n) for g in range(len(self.kinds))]
+            while tasks:
+                if res.requests >= max_requests:
+                    return res
+                if not self._send(tasks, res):
+                    return res
+            self.spool.ack(n)
+            if res.wait is not None:
                 break
         return res
 
-    def _window(self, n, battery, res):
-        """Deliver the first `n` pending readings; False when the drain must stop.
+    # -- reading the window --------------------------------------------------------
 
-        Readings set aside (`skip`) go to the dead letters only when the window is
-        acknowledged, so a window that shrinks never sets one aside twice.
-        """
-        skip = {}
-        while res.requests < res.max_requests:
-            pos, n = self._build(n, skip)
-            if not pos:
-                if n == 0:
-                    self.log.error("a single reading does not fit the request body")
-                    res.kind = sensocan.UNEXPECTED
-                    return False
-                self._ack(n, skip, res)
-                return True
-            if self.feed:
-                self.feed()
-            reply = self.api.send_batch(battery)
-            res.requests += 1
-            if reply.remaining is not None and reply.remaining <= 0:
-                res.wait = backoff.rate_wait(reply.retry_after, 0)
-            if reply.kind is sensocan.STORED:
-                if reply.count is not None and reply.count != len(pos):
-                    self.log.warn("server counted %d readings, we sent %d" % (reply.count, len(pos)))
-                res.acked += len(pos)
-                self._ack(n, skip, res)
-                return res.wait is None
-            if reply.kind is sensocan.INVALID:
-                bad, whole = sensocan.rejected_items(reply.errors)
-                if battery is not None and "battery_voltage" in (reply.errors or ()):
-                    self.log.warn("server rejects battery_voltage %r: %s; sending without it"
-                                  % (battery, reply.errors["battery_voltage"]))
-                    battery = None
+    def _records(self, lo, hi):
+        """(position, index in rbuf) of the window's readings lo..hi-1 not yet done."""
+        buf, done = self.rbuf, self.done
+        while lo < hi:
+            n = min(self.spool.read(lo, buf), hi - lo)
+            if not n:
+                return
+            for i in range(n):
+                if not _bit(done, lo + i):
+                    yield lo + i, i
+            lo += n
+
+    def _plan(self, res):
+        """Load or choose the window and group its readings into requests; returns
+        its length. Unsendable readings are set aside here, before any request."""
+        done, counts, group, buf = self.done, self.counts, self.group, self.rbuf
+        n = self.spool.progress(done)
+        _clear(self.aside)
+        for s in range(len(counts)):
+            counts[s] = 0
+        end = n or min(self.spool.pending(), WINDOW_MAX)
+        dirty = False
+        for p, i in self._records(0, end):
+            rec = unpack(buf, i)
+            why = None
+            if rec is None:
+                why, text = CORRUPT, "checksum failed"
+            else:
+                s, flags, t, v = rec
+                if flags == LOST:  # a tombstone: the spool already counted the loss
+                    _set(done, p)
+                    dirty = True
                     continue
-                if bad and not whole:
-                    added = 0
-                    for i in bad:
-                        if i < len(pos) and pos[i] not in skip:
-                            why = _errors_of(reply.errors, i)
-                            skip[pos[i]] = (REJECTED, why)
-                            if ".sensor_" in why:  # an unknown slug or uuid
-                                self._unknown(pos[i])
-                            added += 1
-                    if added:
-                        continue
-            if not _item_problem(reply):
-                res.stop(reply)
-                if reply.kind is sensocan.RATE_LIMITED:
-                    res.wait = backoff.rate_wait(reply.retry_after, 0)
-                return False
-            if len(pos) > 1:  # some item is bad but the reply does not say which: bisect
-                n = pos[len(pos) // 2 - 1] + 1
+                if s in self.unknown:
+                    why, text = REJECTED, "sensor unknown to the server"
+                elif s >= len(counts) or not sensocan.finite(v):
+                    why, text = UNSENDABLE, "sensor %d, value %r" % (s, v)
+                elif self.date(t, aux(buf, i)) is None:
+                    why, text = UNDATED, "taken before the clock was ever set in its boot session"
+            if why:
+                self._dead(buf, i, why, text, res)
+                _set(done, p)
+                dirty = True
                 continue
-            if reply.kind is sensocan.NOT_FOUND:  # the one left names an unknown sensor
-                self._unknown(pos[0])
-                skip[pos[0]] = (REJECTED, reply.message)
-                continue
-            if res.blind == _MAX_BLIND:
-                self.log.error("server keeps rejecting readings without naming them; pausing")
-                return res.stop(reply)
-            res.blind += 1
-            skip[pos[0]] = (REJECTED, reply.errors or reply.message)
-        return False
+            counts[s] += 1
+            if not n and counts[s] == self.chunk_max:
+                end = p + 1
+                break
+        n = end
+        if dirty:
+            self._save(n)
+        self._group(counts, group)
+        return n
 
-    def _unknown(self, i):
-        """Record i names a sensor the server does not know: set its readings aside."""
-        sensor = unpack(self.buf, i)[0]
-        if sensor not in self.unknown:
-            self.unknown.add(sensor)
+    def _group(self, counts, group):
+        """Bulk for a sensor when it saves bytes, batches of chunk_max for the rest."""
+        kinds = self.kinds = []
+        total = sum(counts)
+        batch, room = -1, 0
+        for s, c in enumerate(counts):
+            if not c:
+                group[s] = 255
+                continue
+            uuid = self.uuids[s]
+            if uuid and (c == total or c * (len(self.prefixes[s]) - 1) > _REQUEST_BYTES):
+                group[s] = len(kinds)
+                kinds.append(_SINGLE if total == 1 else _BULK)
+                continue
+            if c > room:
+                batch, room = len(kinds), self.chunk_max
+                kinds.append(_BATCH)
+            group[s] = batch
+            room -= c
+
+    # -- sending -------------------------------------------------------------------
+
+    def _items(self, lo, hi):
+        """(position, index in rbuf) of the readings request `self.req` carries."""
+        g = self.req[0]
+        group, aside, buf = self.group, self.aside, self.rbuf
+        for p, i in self._records(lo, hi):
+            if group[buf[i * RECORD]] == g and not _bit(aside, p):
+                yield p, i
+
+    def _source(self, emit):
+        """The Body's items: the request's readings with their real times."""
+        g, lo, hi = self.req
+        buf = self.rbuf
+        batch = self.kinds[g] == _BATCH
+        for _, i in self._items(lo, hi):
+            s, _, t, v = unpack(buf, i)
+            emit(self.prefixes[s] if batch else sensocan.BULK_PREFIX, v,
+                 self.date(t, aux(buf, i)))
+
+    def _send(self, tasks, res):
+        """Send the first task's request and act on the reply; False: stop draining."""
+        g, lo, hi = self.req = tasks[0]
+        kind = self.kinds[g]
+        items = 0
+        sensor = None
+        for _, i in self._items(lo, hi):
+            items += 1
+            sensor = self.rbuf[i * RECORD]
+        if not items:  # everything in it was set aside
+            self._finish(tasks, res)
+            return True
+        if self.feed:
+            self.feed()
+        api = self.api
+        if kind == _BATCH:
+            reply = api.send_batch(self._source, self.battery)
+        elif kind == _BULK:
+            reply = api.send_bulk(self.uuids[sensor], self._source, self.battery)
+        else:
+            body = sensocan.Body(self._source, self.battery, b'{"data":', b"")
+            reply = api.post("/sensors/%s/readings" % self.uuids[sensor], body)
+        res.requests += 1
+        if reply.remaining is not None and reply.remaining <= 0:
+            res.wait = backoff.rate_wait(reply.retry_after, 0)
+        if reply.kind is sensocan.STORED:
+            if reply.count is not None and reply.count != items:
+                self.log.warn("server counted %d readings, we sent %d" % (reply.count, items))
+            res.acked += items
+            self._finish(tasks, res)
+            return res.wait is None
+        if reply.kind is sensocan.NETWORK_ERROR and reply.sent:
+            res.unsure += items
+        if reply.kind is sensocan.INVALID:
+            errors = reply.errors or {}
+            if self.battery is not None and "battery_voltage" in errors:
+                self.log.warn("server rejects battery_voltage %r: %s; sending without it"
+                              % (self.battery, errors["battery_voltage"]))
+                self.battery = None
+                return True
+            if self._named(errors, lo, hi, res):
+                return True
+        if not _item_problem(reply, kind):
+            res.stop(reply)
+            if reply.kind is sensocan.RATE_LIMITED:
+                res.wait = backoff.rate_wait(reply.retry_after, 0)
+            return False
+        if kind != _BATCH and reply.kind is sensocan.NOT_FOUND:  # its path names the sensor
+            self._unknown(sensor, lo, hi)
+            return True
+        return self._bisect(tasks, items, reply, res)
+
+    def _named(self, errors, lo, hi, res):
+        """Set aside the items a 422 names (data.N.field); False when it names none."""
+        bad, whole = sensocan.rejected_items(errors)
+        if whole or not bad:
+            return False
+        added = 0
+        k = 0
+        for p, i in self._items(lo, hi):
+            if k in bad:
+                why = _errors_of(errors, k)
+                self.log.warn("reading rejected by the server: %s" % why)
+                if ".sensor_" in why:  # an unknown slug or uuid
+                    self._unknown(self.rbuf[i * RECORD], lo, hi)
+                _set(self.aside, p)
+                added += 1
+            k += 1
+        return added > 0
+
+    def _bisect(self, tasks, items, reply, res):
+        """Some item is bad but the reply does not say which: split the request."""
+        g, lo, hi = tasks[0]
+        group = self.group
+        sensors = [s for s in range(len(group)) if group[s] == g and self.counts[s]]
+        if reply.kind is sensocan.NOT_FOUND and len(sensors) == 1:  # it names this sensor
+            self._unknown(sensors[0], lo, hi)
+            return True
+        if len(sensors) > 1:  # usually an unknown sensor: halve the sensors first
+            g2 = len(self.kinds)
+            self.kinds.append(_BATCH)
+            for s in sensors[len(sensors) // 2 :]:
+                group[s] = g2
+            tasks.insert(1, (g2, lo, hi))
+            return True
+        if items > 1:
+            k = 0
+            for p, _ in self._items(lo, hi):
+                if k == items // 2:
+                    tasks[0] = (g, lo, p)
+                    tasks.insert(1, (g, p, hi))
+                    return True
+                k += 1
+        if res.blind == _MAX_BLIND:
+            self.log.error("server keeps rejecting readings without naming them; pausing")
+            return res.stop(reply)
+        res.blind += 1
+        for p, _ in self._items(lo, hi):
+            self.log.warn("reading rejected by the server: %s" % (reply.errors or reply.message))
+            _set(self.aside, p)
+        return True
+
+    def _unknown(self, s, lo, hi):
+        """Sensor `s` is unknown to the server: set its readings aside, now and later."""
+        if s not in self.unknown:
+            self.unknown.add(s)
             self.log.error("the server does not know sensor %s: its readings go to the dead "
                            "letters; check config.json and the dashboard's Sensors tab"
-                           % bytes(self.prefixes[sensor]).decode())
+                           % bytes(self.prefixes[s]).decode())
+        buf = self.rbuf
+        for p, i in self._records(lo, hi):
+            if buf[i * RECORD] == s:
+                _set(self.aside, p)
 
-    def _build(self, n, skip):
-        """Put up to `n` window readings into the request body.
+    def _finish(self, tasks, res):
+        """The first task's request is done: dead-letter what it set aside, mark the
+        rest sent, and save the progress."""
+        g, lo, hi = tasks.pop(0)
+        group, aside, done, buf = self.group, self.aside, self.done, self.rbuf
+        marked = 0
+        for p, i in self._records(lo, hi):
+            if group[buf[i * RECORD]] == g:
+                if _bit(aside, p):
+                    self._dead(buf, i, REJECTED, None, res)
+                _set(done, p)
+                marked += 1
+        if marked:
+            self._save(self.n)
 
-        Returns their positions and where the window now ends (before `n` when the
-        body buffer filled first).
-        """
-        api = self.api
-        api.begin()
-        pos = []
-        for i in range(n):
-            if i in skip:
-                continue
-            rec = unpack(self.buf, i)
-            if rec is None:
-                skip[i] = (CORRUPT, "checksum failed")
-                continue
-            sensor, flags, t, value = rec
-            if flags == LOST:  # a tombstone: the spool already counted the loss
-                skip[i] = None
-                continue
-            if sensor in self.unknown:
-                skip[i] = (REJECTED, "sensor unknown to the server")
-                continue
-            if sensor >= len(self.prefixes) or not sensocan.finite(value):
-                skip[i] = (UNSENDABLE, "sensor %d, value %r" % (sensor, value))
-                continue
-            if not api.add(self.prefixes[sensor], value, t):
-                return pos, i
-            pos.append(i)
-        return pos, n
+    def _save(self, n):
+        try:
+            self.spool.save_progress(n, self.done)
+        except OSError as e:  # after a reset, these readings may be sent again
+            self.log.warn("cannot save the upload's progress (%s)" % e)
 
-    def _ack(self, n, skip, res):
-        for i in skip:
-            if i < n and skip[i]:
-                why, text = skip[i]
-                self.log.warn("reading set aside in dead letters (%s): %s"
-                              % (_WHY[why], text))
-                self.spool.dead_letter(self.buf, i, why)
-                res.dead += 1
-        self.spool.ack(n)
+    def _dead(self, buf, i, why, text, res):
+        if text and not res.logged >> why & 1:
+            res.logged |= 1 << why
+            self.log.warn("reading set aside in dead letters (%s): %s (more alike are counted, "
+                          "not logged)" % (_WHY[why], text))
+        self.spool.dead_letter(buf, i, why)
+        res.dead += 1
 
 
-_WHY = {REJECTED: "rejected", CORRUPT: "corrupt", UNSENDABLE: "unsendable"}
+_WHY = {REJECTED: "rejected", CORRUPT: "corrupt", UNSENDABLE: "unsendable", UNDATED: "undated"}
+
+
+def _dated(t, aux):
+    return t if clock.valid(t) else None
 
 
 def _errors_of(errors, i):
@@ -193,8 +369,20 @@ def _errors_of(errors, i):
                      for k, v in errors.items() if k.startswith(prefix))
 
 
-def _item_problem(reply):
-    """A reply that blames some item of the batch without saying which one."""
+def _item_problem(reply, kind):
+    """A reply that blames some item of the request without saying which one."""
     if reply.kind is sensocan.INVALID:
         return True
-    return reply.kind is sensocan.NOT_FOUND and reply.message == _SENSOR_NOT_FOUND
+    return reply.kind is sensocan.NOT_FOUND and reply.message != _DEVICE_NOT_FOUND and (
+        kind != _BATCH or reply.message == _SENSOR_NOT_FOUND)
+
+
+def retry_wait(res, log, alert_s):
+    """Seconds until the next attempt after a drain that stopped on `res`, or None
+    for the usual exponential backoff."""
+    if res.kind is sensocan.UNAUTHORIZED or res.kind is sensocan.NOT_FOUND:
+        log.error("upload refused (%d %s): check api.token, api.device_uuid and the sensors "
+                  "in config.json; readings are kept, next try in %d s"
+                  % (res.status, res.message, alert_s))
+        return alert_s
+    return res.wait

@@ -2,7 +2,10 @@
 
 Files in tests/device/ named test_*.py are device code: they are collected here but
 each test function runs in its own `micropython -X heapsize=64K` process (never under
-CPython). A device test passes when it returns; a plain `assert` or any exception fails it.
+CPython), compiled to .mpy like the firmware. A module may set `HEAP = "96K"` when
+what it tests runs in the node's upload phase, which has the simulator's heap
+(tools/sim.NODE_HEAP): the whole upload stack (uplink, sensocan, httpc, spool) is in
+RAM then, and on the 64-bit unix port it is twice its ESP32 size. A device test passes when it returns; a plain `assert` or any exception fails it.
 Device tests find a scratch directory in the TEST_TMP environment variable.
 """
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import build
 from tools import unixport as mpy
 
 DEVICE_DIR = Path(__file__).parent / "device"
@@ -19,9 +23,15 @@ DEVICE_DIR = Path(__file__).parent / "device"
 class DeviceModule(pytest.File):
     def collect(self):
         tree = ast.parse(self.path.read_text())
+        heap = mpy.HEAP
         for node in tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and getattr(node.targets[0], "id", None) == "HEAP"):
+                heap = ast.literal_eval(node.value)
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                yield DeviceTest.from_parent(self, name=node.name)
+                item = DeviceTest.from_parent(self, name=node.name)
+                item.heap = heap
+                yield item
 
 
 class DeviceTest(pytest.Item):
@@ -30,7 +40,8 @@ class DeviceTest(pytest.Item):
         res = mpy.run(
             [str(DEVICE_DIR / "runner.py"), self.path.stem, self.name],
             cwd=str(tmp),
-            extra_path=[DEVICE_DIR],
+            extra_path=[build.build_tests(DEVICE_DIR)],
+            heap=self.heap,
             env={"TEST_TMP": tmp},
         )
         if res.returncode != 0 or "@@PASS" not in res.stdout:

@@ -58,10 +58,8 @@ def test_single_reading(server):
 
 def test_bulk_readings(server):
     out = run_api(server, (
-        "api.begin()\n"
-        "for i, v in enumerate((22.1, 22.4, 22.8)):\n"
-        "    api.add(sensocan.BULK_PREFIX, v, T + 900 * i)\n"
-        "show(api.send_bulk(%r, 3.6))\n") % SENSORS[1]["uuid"])
+        "items = [(sensocan.BULK_PREFIX, v, T + 900 * i) for i, v in enumerate((22.1, 22.4, 22.8))]\n"
+        "show(api.send_bulk(%r, items, 3.6))\n") % SENSORS[1]["uuid"])
     assert out == ["stored 201 'Successfully stored 3 readings.' 3 998 None True []"]
     assert json.loads(last_body(server)) == {"data": [
         {"value": 22.1, "timestamp": "2026-11-27T03:43:20Z"},
@@ -72,11 +70,10 @@ def test_bulk_readings(server):
 
 def test_batch_by_slug_and_uuid_without_timestamp(server):
     out = run_api(server, (
-        "api.begin()\n"
-        "api.add(sensocan.item_prefix('temp_01'), 25.5, T)\n"
-        "api.add(sensocan.item_prefix(None, %r), 60.2)\n"
-        "api.add(sensocan.item_prefix('soil'), -0.000123456789, T)\n"
-        "show(api.send_batch())\n") % SENSORS[1]["uuid"])
+        "show(api.send_batch([(sensocan.item_prefix('temp_01'), 25.5, T),\n"
+        "                     (sensocan.item_prefix(None, %r), 60.2, None),\n"
+        "                     (sensocan.item_prefix('soil'), -0.000123456789, T)]))\n")
+        % SENSORS[1]["uuid"])
     assert out == ["stored 201 'Successfully processed 3 readings.' 3 997 None True []"]
     assert last_body(server) == (
         '{"data":[{"sensor_slug":"temp_01","value":25.5,"timestamp":"2026-11-27T03:43:20Z"},'
@@ -89,21 +86,23 @@ def test_batch_by_slug_and_uuid_without_timestamp(server):
 def test_nan_and_infinity_are_refused_before_sending(server):
     before = len(server.requests())
     out = run_api(server, (
-        "api.begin()\n"
         "for v in (float('nan'), float('inf'), -float('inf')):\n"
         "    try:\n"
-        "        api.add(sensocan.BULK_PREFIX, v, T)\n"
+        "        api.send_bulk(%r, [(sensocan.BULK_PREFIX, v, T)])\n"
         "        print('REPLY accepted')\n"
         "    except ValueError as e:\n"
         "        print('REPLY refused', e)\n"
-        "try:\n"
-        "    api.single(%r, 1.0, T, battery=float('nan'))\n"
-        "except ValueError as e:\n"
-        "    print('REPLY refused', e)\n") % SENSORS[0]["uuid"])
+        "for b in (float('nan'), 150, -0.1):\n"
+        "    try:\n"
+        "        api.single(%r, 1.0, T, battery=b)\n"
+        "    except ValueError as e:\n"
+        "        print('REPLY refused', e)\n") % (SENSORS[0]["uuid"], SENSORS[0]["uuid"]))
     assert out == ["refused value must be a finite number, got nan",
                    "refused value must be a finite number, got inf",
                    "refused value must be a finite number, got -inf",
-                   "refused battery_voltage must be a finite number, got nan"]
+                   "refused battery_voltage must be a number from 0 to 100, got nan",
+                   "refused battery_voltage must be a number from 0 to 100, got 150",
+                   "refused battery_voltage must be a number from 0 to 100, got -0.1"]
     assert len(server.requests()) == before
 
 
@@ -115,8 +114,12 @@ def test_reply_classes(server):
         "unauthorized 401 'Unauthenticated.' None 995 None True []"]
     assert run_api(server, "show(api.single(%r, 1.0, T))" % ("0" * 8 + SENSORS[0]["uuid"][8:])) == [
         "not_found 404 'Sensor not found.' None 994 None True []"]
-    assert run_api(server, "show(api.single(%r, 1.0, T, battery=150))" % s) == [
-        "invalid 422 'Validation failed.' None 993 None True ['battery_voltage']"]
+    assert run_api(server, (
+        "show(api.send_batch([(sensocan.item_prefix(None, %r), 1.0, T)], 99.5))\n") % s) == ["stored 201 'Successfully processed 1 readings.' 1 993 None True []"]
+    server.faults.add(action="reply", status=422, times=1, body={
+        "message": "Validation failed.", "errors": {"battery_voltage": ["out of range"]}})
+    assert run_api(server, "show(api.single(%r, 1.0, T, battery=3.7))" % s) == [
+        "invalid 422 'Validation failed.' None None None True ['battery_voltage']"]
     server.faults.add(action="reply", status=429, times=1, headers={"Retry-After": "30"},
                       body={"message": "Too Many Requests"})
     assert run_api(server, "show(api.single(%r, 1.0, T))" % s) == [
@@ -139,10 +142,8 @@ def test_reply_classes(server):
 
 def test_validation_errors_name_the_items(server):
     out = run_api(server, (
-        "api.begin()\n"
-        "api.add(sensocan.item_prefix('temp_01'), 1.0, T)\n"
-        "api.add(sensocan.item_prefix('no_such_slug'), 2.0, T)\n"
-        "r = api.send_batch()\n"
+        "r = api.send_batch([(sensocan.item_prefix('temp_01'), 1.0, T),\n"
+        "                    (sensocan.item_prefix('no_such_slug'), 2.0, T)])\n"
         "show(r)\n"
         "print('REPLY', sorted(sensocan.rejected_items(r.errors)[0]))\n"))
     assert out[0].startswith("invalid 422 'Validation failed.'")

@@ -8,6 +8,7 @@ import calendar
 import json
 import re
 import time
+import zlib
 
 import pytest
 
@@ -46,7 +47,7 @@ def backlog(run):
 def test_readings_arrive_with_measurement_times_field_by_field(kit):
     runs = kit.cycles(4)  # samples at t0, +60, +120, +180; uploads at t0 and +180
     sent = [r for r in kit.server.requests() if r["path"].endswith("/readings")]
-    assert [r["status"] for r in sent] == [201, 201]
+    assert sent[0]["status"] == 201
     first = json.loads(sent[0]["body"])
     assert sorted(first) == ["battery_voltage", "data"]
     assert 3.3 <= first["battery_voltage"] <= 4.2
@@ -60,14 +61,20 @@ def test_readings_arrive_with_measurement_times_field_by_field(kit):
     # the saw wave and the recorded CSV are known signals: check the values themselves
     assert first["data"][0]["value"] == pytest.approx(20 + 5 * (2 * (t0 % 600) / 600 - 1), abs=1e-4)
     assert first["data"][1]["value"] == csv_rows(1)[0]
-    second = json.loads(sent[1]["body"])
-    assert len(second["data"]) == 9
-    assert sorted({epoch(i["timestamp"]) for i in second["data"]}) == [
-        runs[1].started, runs[2].started, runs[3].started]
-    assert [r["value"] for r in kit.readings() if r["sensor_slug"] == "humidity"] == csv_rows(4)
+    # later uploads come on this device's own phase of the 180 s interval
+    # (backoff.phase), so a fleet configured alike does not upload in the same second
+    phase = zlib.crc32(DEVICE.encode()) % 180
+    runs += kit.cycles(3)
+    uploads = [r for r in runs[1:] if "upload:" in r.output]
+    assert uploads and all((r.started - phase) % 180 <= 2 for r in uploads), (
+        phase, [r.started % 180 for r in uploads])
+    sample_times = {r.started for r in runs if "stored 3" in r.output}
     stored = kit.readings()
-    assert len(stored) == 12 and {r["device_uuid"] for r in stored} == {DEVICE}
-    assert backlog(runs[-1]) == 0
+    assert {epoch(r["timestamp"]) for r in stored} <= sample_times
+    assert len(stored) + backlog(runs[-1]) == sampled(runs)
+    assert {r["device_uuid"] for r in stored} == {DEVICE}
+    humidity = [r["value"] for r in stored if r["sensor_slug"] == "humidity"]
+    assert humidity == csv_rows(len(humidity))
 
 
 def test_request_headers_and_the_token_never_printed(kit):
@@ -84,7 +91,7 @@ def test_offline_readings_are_buffered_and_drained_with_real_timestamps(kit):
     runs = kit.cycles(1)
     kit.sim.set_link(False)
     offline = kit.cycles(6)
-    assert "upload: link: link down (no access point), retry in" in offline[2].output
+    assert any("upload: link: link down (no access point), retry in" in r.output for r in offline)
     assert backlog(offline[-1]) == sampled(offline) >= 9
     assert len(kit.readings()) == 3
     kit.sim.set_link(True)
@@ -152,7 +159,7 @@ def test_validation_failure_sets_the_bad_reading_aside(kit):
     kit.server.faults.add(action="reply", status=422, times=1,
                           body={"message": "Validation failed.", "errors": errors})
     run = kit.cycles(1)[0]
-    assert "reading set aside in dead letters (rejected): data.1.value: The data.1" in run.output
+    assert "reading rejected by the server: data.1.value: The data.1" in run.output
     assert backlog(run) == 0 and "dead letters 1" in run.output
     assert [r["sensor_slug"] for r in kit.readings()] == ["temp_01", "soil"]
 

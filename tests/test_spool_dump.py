@@ -12,7 +12,8 @@ def test_dump_shows_backlog_counters_and_dead_letters(tmp_path):
                               body={"message": "Validation failed.", "errors": errors})
         kit.cycles(1)  # the soil reading of the first wake is set aside
         kit.sim.set_link(False)
-        kit.cycles(2)  # six readings wait
+        while "backlog 6," not in kit.cycles(1)[0].output:  # six readings wait
+            pass
     finally:
         kit.stop()
     lines = []

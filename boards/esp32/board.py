@@ -14,6 +14,7 @@ FLASH = ""
 DATA_DIR = "/data"
 CONFIG_PATH = "/config.json"
 RTC_MEMORY_SIZE = 2048
+LED_PIN = 2  # the DevKitC's blue LED; None on boards without one
 
 
 def _vfs_bytes():
@@ -25,7 +26,6 @@ def _vfs_bytes():
 
 FLASH_BYTES = _vfs_bytes()  # the littlefs partition (2 MiB on a 4 MB board)
 _EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0  # ESP32 counts from 2000
-_CLOCK_SET_AFTER = 1704067200  # 2024-01-01: an earlier clock was never set
 
 _CAUSES = {
     machine.PWRON_RESET: "power_on",
@@ -46,10 +46,6 @@ def now():
     return time.time() + _EPOCH
 
 
-def _clock_valid():
-    return now() >= _CLOCK_SET_AFTER
-
-
 def rtc_memory(data=None):
     rtc = machine.RTC()
     if data is None:
@@ -67,7 +63,7 @@ def sensor_driver(name):
 
 
 def link_up(wifi):
-    """Join the access point within wifi.timeout_s, then set the clock if it never was.
+    """Join the access point within wifi.timeout_s.
 
     wlan.connect() has no timeout and retries for ever, hence our own deadline.
     """
@@ -87,13 +83,39 @@ def link_up(wifi):
                 raise OSError("Wi-Fi: no connection to %r within %d s (status %s)"
                               % (wifi["ssid"], wifi["timeout_s"], status))
             time.sleep_ms(100)
-    if not _clock_valid():
-        import ntptime
 
-        try:
-            ntptime.settime()
-        except OSError as e:
-            raise OSError("clock: NTP failed (%s); TLS needs the date" % e)
+
+def rssi():
+    """Signal strength of the access point in dBm, None when not connected."""
+    try:
+        return _wlan.status("rssi")
+    except (AttributeError, OSError):
+        return None
+
+
+def sync_time(host, timeout_s):
+    """Set the RTC from NTP; returns the seconds it was behind (TLS needs the date)."""
+    import ntptime
+
+    ntptime.host = host
+    ntptime.timeout = timeout_s
+    before = now()
+    t = ntptime.time()  # seconds in this port's epoch
+    tm = time.gmtime(t)
+    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
+    return t + _EPOCH - before
+
+
+def alert(code):
+    """Blink the status LED `code` times (0: off); a sign that needs a human."""
+    if LED_PIN is None:
+        return
+    led = machine.Pin(LED_PIN, machine.Pin.OUT)
+    for _ in range(code):
+        led.value(1)
+        time.sleep_ms(150)
+        led.value(0)
+        time.sleep_ms(250)
 
 
 def link_down():

@@ -2,10 +2,12 @@
 
 The simulator (tools/sim.py) plays power supply and world. It passes, in the
 environment: SENSOCAN_STATE (state folder: flash.img, rtc.bin, world.json),
-SENSOCAN_CONFIG (the config file), SENSOCAN_RESET_CAUSE and SENSOCAN_CLOCK (the
-RTC's Unix time at this reset: the simulator's accelerated clock; the host clock
-when absent). world.json holds what the
-simulator switches between runs: {"link": "up"|"down", "adc": {"34": volts}}.
+SENSOCAN_CONFIG (the config file), SENSOCAN_RESET_CAUSE, SENSOCAN_CLOCK (the RTC's
+Unix time at this reset: the simulator's accelerated clock, or 2000-01-01 plus the
+uptime after a power-on when it plays a real ESP32's unset RTC; the host clock when
+absent) and SENSOCAN_TRUE_CLOCK (what an NTP server would say at this reset).
+world.json holds what the simulator switches between runs: {"link": "up"|"down",
+"adc": {"34": volts}, "ntp": "ok"|"fail", "rssi": dBm}.
 Deep sleep is a process exit; the simulator relaunches the node like a chip reset.
 The flash (littlefs on an image file, flashdev.py) is mounted at /flash by reset.py,
 the emulated boot ROM.
@@ -25,6 +27,7 @@ CONFIG_PATH = os.getenv("SENSOCAN_CONFIG") or FLASH + "/config.json"
 FLASH_BYTES = 512 * 4096  # the vfs partition of a 4 MB ESP32
 RTC_MEMORY_SIZE = 2048
 _CLOCK = int(os.getenv("SENSOCAN_CLOCK") or time.time())
+_TRUE_CLOCK = int(os.getenv("SENSOCAN_TRUE_CLOCK") or _CLOCK)
 _TICKS = time.ticks_ms()
 
 
@@ -100,6 +103,29 @@ def link_up(wifi):
     """Bring the network up; raises OSError when the simulator has switched it off."""
     if world().get("link", "up") != "up":
         raise OSError("link down (no access point)")
+
+
+def rssi():
+    """Signal strength in dBm of the link (world.json "rssi"), None when unknown."""
+    return world().get("rssi", -60)
+
+
+def sync_time(host, timeout_s):
+    """Set the RTC from (emulated) NTP; returns the seconds it was behind. The new
+    setting outlives deep sleep: the simulator reads it from the `rtc_set` file."""
+    global _CLOCK
+    if world().get("ntp", "ok") != "ok":
+        raise OSError("NTP: no reply from %s within %g s" % (host, timeout_s))
+    behind = _TRUE_CLOCK - _CLOCK
+    _CLOCK = _TRUE_CLOCK
+    with open(STATE + "/rtc_set", "w") as f:
+        f.write("0")  # the RTC is now this many seconds ahead of the true time
+    return behind
+
+
+def alert(code):
+    """Show an alert blink code on the status LED (0: off); here a line on stderr."""
+    sys.stderr.write("[led] blink code %d\n" % code)
 
 
 def link_down():

@@ -1,158 +1,176 @@
-# Device tests (MicroPython): the upload policy against a scripted API.
+# Device tests (MicroPython): how the uplink plans windows and requests (batch, bulk, single), resumes and dates readings.
 import gc
-import json
-import os
 
 import sensocan
+import spool as spool_mod
 from spool import Spool
 from uplink import Uplink
+HEAP = "96K"  # the upload phase's heap: see tests/conftest.py
 
-TMP = os.getenv("TEST_TMP")
-PREFIXES = [sensocan.item_prefix("a"), sensocan.item_prefix("b"), sensocan.item_prefix("c")]
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def warn(self, m):
-        self.lines.append(m)
-
-    error = info = warn
+from uplinkkit import T0, U, SLUGS, UUIDS, TMP, Log, Http, ok, fill, setup, values
 
 
-class Http:
-    """Answers each request with the next scripted (status, headers, body); records bodies."""
-
-    def __init__(self, replies):
-        self.replies = replies
-        self.sent = []
-
-    def request(self, method, path, body, headers):
-        self.sent.append(json.loads(bytes(body)))
-        status, headers, body = self.replies.pop(0)
-
-        class R:
-            pass
-
-        r = R()
-        r.status, r.headers, r.body = status, headers, json.dumps(body).encode()
-        return r
-
-
-def ok(n):
-    return (201, {"x-ratelimit-remaining": "999"}, {"message": "ok", "count": n})
-
-
-def setup(n, replies, batch=10, root="/spool"):
-    sp = Spool(TMP + root)
-    for i in range(n):
-        sp.append(i % 3, 1795751000 + i, float(i))
-        if (i + 1) % 50 == 0:
-            sp.commit()
-    sp.commit()
-    http = Http(replies)
-    api = sensocan.Api(http, "dev", "tok", 2048)
-    log = Log()
-    return sp, http, Uplink(api, sp, PREFIXES, batch, log), log
-
-
-def values(body):
-    return [item["value"] for item in body["data"]]
-
-
-def test_drains_oldest_first_in_batches_and_acks_on_201():
-    sp, http, up, _ = setup(25, [ok(10), ok(10), ok(5)])
+def test_batches_carry_whole_sensors_oldest_first_and_ack_on_201():
+    # 25 readings of 3 slug-only sensors; chunk 10: each sensor's 8-9 readings fill a batch
+    sp, http, up, _ = setup(25, [ok(9), ok(8), ok(8)])
     res = up.drain(battery=3.71)
     assert res.kind == sensocan.STORED and res.acked == 25 and res.requests == 3
     assert sp.pending() == 0
-    assert values(http.sent[0]) == [float(i) for i in range(10)]
-    assert values(http.sent[2]) == [20.0, 21.0, 22.0, 23.0, 24.0]
-    first = http.sent[0]["data"][0]
+    assert [p for p, _ in http.sent] == ["/devices/dev/readings"] * 3
+    assert values(http.sent[0]) == [float(i) for i in range(0, 25, 3)]
+    assert values(http.sent[2]) == [float(i) for i in range(2, 25, 3)]
+    first = http.sent[0][1]["data"][0]
     assert first == {"sensor_slug": "a", "value": 0.0, "timestamp": "2026-11-27T03:43:20Z"}
-    assert http.sent[0]["battery_voltage"] == 3.71
+    assert http.sent[0][1]["battery_voltage"] == 3.71
 
 
-def test_422_items_go_to_dead_letters_and_the_rest_is_resent():
-    bad = (422, {}, {"message": "Validation failed.",
-                     "errors": {"data.1.value": ["The data.1.value field must be a number."],
-                                "data.4.timestamp": ["bad date"]}})
-    sp, http, up, log = setup(10, [bad, ok(8)])
+def test_small_counts_share_one_batch():
+    sp, http, up, _ = setup(9, [ok(9)], sensors=UUIDS, chunk=50)
     res = up.drain()
-    assert res.kind == sensocan.STORED and res.acked == 8 and res.dead == 2
-    assert values(http.sent[1]) == [0.0, 2.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-    assert sp.pending() == 0 and sp.dead == 2
-    assert any("data.1.value" in line for line in log.lines)
+    assert res.requests == 1 and res.acked == 9
+    assert http.sent[0][0] == "/devices/dev/readings"
+    # named by slug, shorter than the UUID
+    assert [item["sensor_slug"] for item in http.sent[0][1]["data"][:3]] == ["a", "b", "c"]
 
 
-def test_422_without_item_index_bisects_to_the_culprit():
-    vague = (422, {}, {"message": "Validation failed.", "errors": {"data": ["nope"]}})
-    # reading 1 is the bad one: halve until it is alone, set it aside, carry on
-    sp, http, up, _ = setup(4, [vague, vague, ok(1), vague, vague, ok(2)], batch=4)
+def test_a_long_backlog_goes_to_the_bulk_endpoint_per_sensor():
+    # 3 sensors with UUIDs, 60 readings each: leaving the 53-byte sensor_uuid out
+    # of 60 items beats a request's own cost, so one bulk request per sensor
+    sp, http, up, _ = setup(180, [ok(60)] * 3, sensors=UUIDS, chunk=100)
     res = up.drain()
-    assert [values(b) for b in http.sent] == [
-        [0.0, 1.0, 2.0, 3.0], [0.0, 1.0], [0.0], [1.0, 2.0, 3.0], [1.0], [2.0, 3.0]]
-    assert res.dead == 1 and res.acked == 3 and sp.pending() == 0 and sp.dead == 1
+    assert res.acked == 180 and res.requests == 3 and sp.pending() == 0
+    assert [p for p, _ in http.sent] == ["/devices/dev/sensors/%s/readings/bulk" % u for u in U[:3]]
+    assert http.sent[1][1]["data"][0] == {"value": 1.0, "timestamp": "2026-11-27T03:43:21Z"}
+    assert values(http.sent[1]) == [float(i) for i in range(1, 180, 3)]
 
 
-def test_battery_rejected_is_dropped_not_the_readings():
-    bad = (422, {}, {"message": "Validation failed.",
-                     "errors": {"battery_voltage": ["between 0 and 100"]}})
-    sp, http, up, _ = setup(3, [bad, ok(3)])
-    res = up.drain(battery=150.0)
-    assert res.acked == 3 and "battery_voltage" not in http.sent[1]
+def test_chunk_max_caps_a_request_and_ends_the_window():
+    sp, http, up, _ = setup(100, [ok(10)] * 10, sensors=[("a", U[0])], chunk=10)
+    res = up.drain(max_requests=50)
+    assert res.requests == 10 and res.acked == 100
+    assert all(len(b["data"]) == 10 for _, b in http.sent)
+    assert values(http.sent[3]) == [float(i) for i in range(30, 40)]
 
 
-def test_failures_stop_the_drain_and_keep_everything():
-    for status, kind in ((401, sensocan.UNAUTHORIZED), (404, sensocan.NOT_FOUND),
-                         (503, sensocan.SERVER_ERROR), (400, sensocan.UNEXPECTED)):
-        sp, _, up, _ = setup(15, [ok(10), (status, {}, {"message": "Device not found."})],
-                             root="/spool%d" % status)
-        res = up.drain()
-        assert res.kind == kind and res.status == status
-        assert res.acked == 10 and sp.pending() == 5
-        sp = up = None
-        gc.collect()
-
-
-def test_429_reports_the_servers_wait():
-    sp, http, up, _ = setup(5, [(429, {"retry-after": "17"}, {"message": "Too Many Requests"})])
+def test_mixed_window_bulk_for_the_chatty_sensor_batch_for_the_rest():
+    sp = Spool(TMP + "/mixed")
+    for i in range(40):
+        sp.append(0, T0 + i, float(i))
+        if i % 10 == 0:
+            sp.append(1, T0 + i, 100.0 + i)
+            sp.append(2, T0 + i, 200.0 + i)
+        sp.commit()
+    http = Http([ok(40), ok(8)])
+    up = Uplink(sensocan.Api(http, "dev", "tok"), sp, [("a", U[0]), ("b", None), ("c", None)],
+                100, Log())
     res = up.drain()
-    assert res.kind == sensocan.RATE_LIMITED and res.wait == 17 and sp.pending() == 5
+    assert res.acked == 48 and sp.pending() == 0
+    assert http.sent[0][0] == "/devices/dev/sensors/%s/readings/bulk" % U[0]
+    assert len(http.sent[0][1]["data"]) == 40
+    assert http.sent[1][0] == "/devices/dev/readings"
+    assert [i["sensor_slug"] for i in http.sent[1][1]["data"]] == ["b", "c"] * 4
 
 
-def test_exhausted_rate_budget_pauses_after_a_success():
-    sp, http, up, _ = setup(15, [(201, {"x-ratelimit-remaining": "0"}, {"count": 10})])
-    res = up.drain()
-    assert res.kind == sensocan.STORED and res.acked == 10 and res.wait == 60
-    assert len(http.sent) == 1 and sp.pending() == 5
+def test_one_reading_alone_uses_the_single_endpoint():
+    sp, http, up, _ = setup(1, [ok()], sensors=UUIDS)
+    res = up.drain(battery=3.6)
+    assert res.acked == 1
+    assert http.sent[0] == ("/devices/dev/sensors/%s/readings" % U[0], {
+        "data": {"value": 0.0, "timestamp": "2026-11-27T03:43:20Z"}, "battery_voltage": 3.6})
+
+
+def test_a_resumed_window_never_resends_an_acknowledged_request():
+    """Sensor a's batch got its 201, b's failed: after a reset (new Spool and
+    Uplink on the same flash) only b's and c's readings go, then the window is acked."""
+    sp, http, up, _ = setup(15, [ok(5), (503, {}, {"message": "busy"})], chunk=6)
+    assert up.drain().kind == sensocan.SERVER_ERROR
+    sp = Spool(TMP + "/spool")
+    http = Http([ok(5), ok(5)])
+    res = Uplink(sensocan.Api(http, "dev", "tok"), sp, SLUGS, 6, Log()).drain()
+    assert res.acked == 10 and sp.pending() == 0
+    assert [[i["sensor_slug"] for i in b["data"]][0] for _, b in http.sent] == ["b", "c"]
+
+
+def test_progress_shifts_when_the_oldest_readings_are_dropped():
+    sp, http, up, _ = setup(15, [ok(5), (503, {}, {"message": "busy"})], chunk=6)
+    up.drain()
+    done = bytearray(spool_mod.WINDOW_MAX // 8)
+    # sensor a's readings, at positions 0, 3, 6, 9 and 12, are done
+    assert sp.progress(done) == 15 and done[:2] == bytearray((0b01001001, 0b00010010))
+    sp.ack(3)  # as if the three oldest had been dropped to make room: 0, 3, 6 and 9 now
+    assert sp.progress(done) == 12 and done[:2] == bytearray((0b01001001, 0b00000010))
+    sp.ack(12)
+    assert sp.progress(done) == 0
 
 
 def test_request_budget_bounds_one_drain():
-    sp, http, up, _ = setup(30, [ok(10)] * 3)
+    # a window of 28 (sensor a reaches chunk 10 at reading 27) in 3 batches, then 2 left
+    sp, http, up, _ = setup(30, [ok()] * 6)
     res = up.drain(max_requests=2)
-    assert res.requests == 2 and sp.pending() == 10
+    assert res.requests == 2 and sp.pending() == 30
+    res = up.drain(max_requests=5)
+    assert res.requests == 2 and sp.pending() == 0
+    assert [len(b["data"]) for _, b in http.sent] == [10, 9, 9, 2]
 
 
-def test_a_sensor_the_server_does_not_know_stops_blocking_after_one_search():
-    """A 404 'Sensor not found.' names no item: bisect once, then skip that sensor."""
-    nf = (404, {}, {"message": "Sensor not found."})
-    # readings 0..8 of sensors 0, 1, 2, 0, 1, 2, ...; the server does not know sensor 1
-    sp, http, up, log = setup(9, [nf, nf, nf, ok(1), nf, nf, nf, nf, ok(5)], batch=9)
-    res = up.drain()
-    assert [values(b) for b in http.sent] == [
-        [float(i) for i in range(9)], [0.0, 1.0, 2.0, 3.0], [0.0, 1.0], [0.0],
-        [float(i) for i in range(1, 9)], [1.0, 2.0, 3.0, 4.0], [1.0, 2.0], [1.0],
-        [2.0, 3.0, 5.0, 6.0, 8.0]]  # once found, sensor 1 is no longer sent
-    assert res.kind == sensocan.STORED and sp.pending() == 0
-    assert sp.dead == 3 and res.acked == 6
-    assert any('sensor {"sensor_slug":"b",' in line for line in log.lines)
+def test_readings_from_before_the_clock_was_set_are_dated_or_set_aside():
+    sp = Spool(TMP + "/undated")
+    fill(sp, 4, 1, t0=946684800 + 100, aux=7)  # 2000-01-01 + 100 s, boot session 7
+    fill(sp, 2, 1, t0=946684800 + 5, aux=6)    # session 6 ended before any sync
+    offsets = {7: T0 - 946684800 - 100}
+
+    def date(t, aux):
+        if t >= 1735689600:
+            return t
+        return t + offsets[aux] if aux in offsets else None
+
+    http = Http([ok(4)])
+    res = Uplink(sensocan.Api(http, "dev", "tok"), sp, SLUGS[:1], 10, Log(), date).drain()
+    assert [i["timestamp"] for i in http.sent[0][1]["data"]] == [
+        "2026-11-27T03:43:20Z", "2026-11-27T03:43:21Z", "2026-11-27T03:43:22Z",
+        "2026-11-27T03:43:23Z"]
+    assert res.acked == 4 and res.dead == 2 and sp.pending() == 0
+    dead = bytearray(open(TMP + "/undated/dead", "rb").read())
+    assert spool_mod.unpack(dead, 0)[1] == spool_mod.UNDATED
 
 
-def test_unknown_slug_named_by_a_422_is_learnt():
-    bad = (422, {}, {"message": "Validation failed.", "errors": {
-        "data.1.sensor_slug": ["The selected data.1.sensor_slug is invalid."]}})
-    sp, http, up, _ = setup(6, [bad, ok(4)], batch=6)
-    res = up.drain()
-    assert values(http.sent[1]) == [0.0, 2.0, 3.0, 5.0]  # both readings of sensor 1 set aside
-    assert res.acked == 4 and sp.dead == 2 and sp.pending() == 0
+def test_memory_does_not_grow_with_the_chunk():
+    """A 1000-item bulk request is streamed: the drain's peak heap is that of a
+    10-item one (measured around a drain, after warming up the code paths)."""
+    peaks = []
+    for chunk in (10, 1000):
+        sp = Spool(TMP + "/mem%d" % chunk)
+        fill(sp, 1000, 1)
+        http = Sink()
+        up = Uplink(sensocan.Api(http, "dev", "tok"), sp, [("a", U[0])], chunk, Log())
+        gc.collect()
+        base = gc.mem_alloc()
+        http.base = base
+        up.drain(max_requests=200)
+        assert sp.pending() == 0
+        peaks.append(http.peak - base)
+        sp = up = http = None
+        gc.collect()
+    assert peaks[1] < peaks[0] + 512, peaks
+
+
+class Sink:
+    """Counts a streamed body without keeping it; notes the heap in use meanwhile."""
+
+    def __init__(self):
+        self.peak = 0
+
+    def request(self, method, path, body, headers):
+        n = len(body)
+        self.got = 0
+        body.write_to(self._put)
+        assert self.got == n
+
+        class R:
+            status, headers, body = 201, {}, b'{"count": 0}'
+
+        return R()
+
+    def _put(self, data):
+        self.got += len(data)
+        self.peak = max(self.peak, gc.mem_alloc())

@@ -92,6 +92,18 @@ class Board:
         pass
 
     @staticmethod
+    def sync_time(host, timeout_s):
+        return 0
+
+    @staticmethod
+    def rssi():
+        return None
+
+    @staticmethod
+    def alert(code):
+        pass
+
+    @staticmethod
     def watchdog(ms):
         return Board
 
@@ -121,11 +133,23 @@ class Reply:
 class FakeHttp:
     """The server: stores a batch whole or rejects its poisoned items (422)."""
 
+    handshakes = 0
+
     def __init__(self, *args, **kw):
         pass
 
     def request(self, method, path, body, headers):
-        items = json.loads(bytes(body))["data"]
+        raw = bytearray(len(body))
+        at = [0]
+
+        def put(data):
+            raw[at[0] : at[0] + len(data)] = data
+            at[0] += len(data)
+
+        body.write_to(put)
+        items = json.loads(raw)["data"]
+        if type(items) is dict:  # the single-reading endpoint
+            items = [items]
         bad = [i for i, it in enumerate(items) if int(it["value"]) % POISON == 0]
         if bad:
             for i in bad:
@@ -145,8 +169,10 @@ def config(sc):
     return {
         "board": "unix",
         "api": {"base_url": "http://sensocan", "token": "t", "ca_cert": None,
-                "device_uuid": "d", "allow_insecure_http": True, "timeout_s": 10.0,
-                "batch_size": BATCH},
+                "device_uuid": "d", "allow_insecure_http": True, "timeout_s": 10.0},
+        "upload": {"chunk_max": BATCH, "max_requests": 20, "backoff_base_s": 30,
+                   "backoff_cap_s": 3600, "alert_retry_s": 3600},
+        "clock": {"ntp_host": "ntp", "ntp_timeout_s": 1.0}, "health": {},
         "wifi": {}, "sample_interval_s": 60, "upload_interval_s": 60 * sc.upload_every,
         "safe_mode_pin": None, "spool": {"capacity": sc.capacity, "when_full": "drop_oldest"},
         "battery": {"source": "none"},
