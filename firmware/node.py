@@ -6,11 +6,12 @@ is on only while there is something to upload.
 """
 
 import gc
+import os
+import sys
 import time
 
 import clock
 import log
-import sensortable
 from rtcstate import RtcState
 from spool import Spool
 
@@ -41,14 +42,26 @@ class Node:
         # every sensor the spool may hold readings of; the config's sensors, then the
         # health figures, have their numbers in that table
         health = cfg["health"]
+        import sensortable
+
         self.ids, numbers = sensortable.load(
             board.DATA_DIR + "/sensors.json",
             [(s["slug"], s["uuid"]) for s in cfg["sensors"]] + [(health[k], None) for k in health])
+        del sys.modules["sensortable"]  # loaded once per wake: give its RAM back
         self.numbers = numbers[: len(cfg["sensors"])]
         self.health = dict(zip(health, numbers[len(cfg["sensors"]) :]))
-        self.sessions = clock.Sessions(board.DATA_DIR + "/clock.json")
+        self._sessions = None
         self.figures = {"reset_cause": _RESET_CODES.get(board.reset_cause(), 0)}
         self.jump = 0  # seconds the clock moved when it was synced this wake
+
+    def sessions(self):
+        """The boot-session table (bootsessions.py), loaded only when some reading or
+        the clock needs it."""
+        if self._sessions is None:
+            import bootsessions
+
+            self._sessions = bootsessions.Sessions(self.board.DATA_DIR + "/clock.json")
+        return self._sessions
 
     def _session(self, now):
         """The aux field for readings stamped `now`: 0 with a set clock, else the boot
@@ -57,7 +70,7 @@ class Node:
         if clock.valid(now):
             return 0
         if not st.session:
-            st.session = self.sessions.start()
+            st.session = self.sessions().start()
             log.warn("clock not set: readings are stamped in boot session %d until the "
                      "first time sync" % st.session)
         return st.session
@@ -78,6 +91,8 @@ class Node:
         return stored, battery
 
     def _low_heap(self):
+        """Note the free heap (after a collection) at a phase boundary."""
+        gc.collect()
         free = gc.mem_free()
         self.figures["min_free_heap"] = min(self.figures.get("min_free_heap", free), free)
 
@@ -95,7 +110,7 @@ class Node:
             return False
         self.jump = behind
         if st.session:
-            self.sessions.synced(st.session, behind)
+            self.sessions().synced(st.session, behind)
             log.info("clock set (%+d s): boot session %d's readings are dated" % (behind, st.session))
             st.session = 0
         return True
@@ -137,8 +152,14 @@ class Node:
                 log.warn("battery reads %r V, outside the API's 0-100: not sent" % battery)
                 battery = None
             api = sensocan.Api(http, api_cfg["device_uuid"], api_cfg["token"])
+            date = None  # readings without a session: a set clock's time, or undated
+            try:
+                os.stat(self.board.DATA_DIR + "/clock.json")
+                date = self.sessions().date
+            except OSError:
+                pass
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
-                                self.sessions.date, self.wdt.feed).drain(battery, up["max_requests"])
+                                date, self.wdt.feed).drain(battery, up["max_requests"])
             self._low_heap()
             fig["tls_handshakes"] = http.handshakes
         finally:
@@ -168,7 +189,8 @@ class Node:
         if res.wait:
             st.retry_at = now + res.wait
             text += ", rate limit: pause %d s" % res.wait
-        self.more = res.requests >= res.max_requests and self.spool.pending()
+        # more to send: the next slot is now, or when the rate-limit pause ends
+        self.more = (res.requests >= res.max_requests or res.wait) and self.spool.pending()
         return text
 
     def _retry(self, now, wait, what):
@@ -181,20 +203,6 @@ class Node:
         st.failures += 1
         st.retry_at = now + wait
         return "%s, retry in %d s" % (what, wait)
-
-    def _record_health(self, now):
-        """Store the configured health figures as readings, sent with the next upload."""
-        if not self.health:
-            return
-        sp, fig = self.spool, self.figures
-        fig.update(spool_depth=sp.pending(), dropped=sp.dropped, dead_letters=sp.dead,
-                   unsure=self.st.unsure)
-        aux = self._session(now)
-        for name, number in self.health.items():
-            v = fig.get(name)
-            if v is not None:
-                sp.append(number, now, v, 0, aux)
-        sp.commit()
 
     def cycle(self):
         """One wake: sample and/or upload when due; returns seconds until the next wake."""
@@ -218,7 +226,12 @@ class Node:
         self.more = False
         if upload:
             parts.append("upload: " + self.upload(now, battery))
-            self._record_health(board.now())
+            if self.health:
+                import health
+
+                t = board.now()
+                health.record(self.spool, self.health, self.figures, self.st, t, self._session(t))
+                del sys.modules["health"]
         if self.jump:  # the clock was set: keep the schedule where it was meant to be
             for k in ("next_sample", "next_upload", "retry_at"):
                 if getattr(st, k):

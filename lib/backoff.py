@@ -30,7 +30,7 @@ def rate_wait(retry_after, remaining):
     if retry_after is not None:
         return max(1, retry_after)
     if remaining is not None and remaining <= 0:
-        return WINDOW_S
+        return WINDOW_S + 1  # the window opened within a second we only know as a whole
     return None
 
 

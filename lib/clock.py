@@ -1,23 +1,13 @@
-"""Wall-clock helpers: ISO 8601 UTC timestamps written straight into a payload
-buffer, and dating readings taken before the clock was set.
+"""Wall-clock helpers: ISO 8601 UTC timestamps written straight into a payload buffer.
 
 Times are Unix seconds everywhere in the firmware (the board converts from the
-ESP32's 2000 epoch), so records and payloads mean the same on every port.
-
-A cold-booted ESP32's RTC starts at 2000-01-01. Readings taken before the first time
-sync keep that RTC time plus their boot session's number (Sessions); when the clock
-syncs, the session's offset is recorded, and the upload adds it: the reading gets its
-real time. A session that ended (power cut) before any sync has no offset: its
-readings cannot be dated and are never sent with a made-up date.
+ESP32's 2000 epoch), so records and payloads mean the same on every port. A time
+before VALID_FROM comes from an RTC that was never set (bootsessions.py dates it).
 """
-
-import json
-import os
 
 from micropython import const
 
 VALID_FROM = const(1735689600)  # 2025-01-01: an RTC before this was never set
-_SESSIONS_KEPT = const(8)
 
 _DAYS_0000_TO_1970 = const(719468)  # days from 0000-03-01 to 1970-01-01
 _DAYS_PER_ERA = const(146097)       # 400 Gregorian years
@@ -105,52 +95,3 @@ def iso(t):
 def valid(t):
     """True when `t` comes from a set clock, not from a freshly reset RTC."""
     return t >= VALID_FROM
-
-
-class Sessions:
-    """Boot sessions with an unset clock, and the offsets that date their readings.
-
-    One small file, rewritten atomically: when a session starts (at most once per
-    power-on, and only while the clock is unset) and when its clock syncs.
-    """
-
-    def __init__(self, path):
-        self.path = path
-        self.last = 0
-        self.offsets = {}
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-            self.last = doc["last"]
-            self.offsets = {int(k): int(v) for k, v in doc["offsets"]}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass  # lost or never written: earlier undated readings stay undated
-
-    def start(self):
-        """Number a new session (1-65535, kept in the records' 16-bit aux field)."""
-        self.last = self.last % 0xFFFF + 1
-        self.offsets.pop(self.last, None)
-        self._save()
-        return self.last
-
-    def synced(self, session, offset):
-        """The clock of `session` was `offset` seconds behind the real time."""
-        self.offsets[session] = offset
-        while len(self.offsets) > _SESSIONS_KEPT:
-            self.offsets.pop(min(self.offsets, key=lambda k: (k - self.last - 1) % 0xFFFF))
-        self._save()
-
-    def date(self, t, session):
-        """The real time of a reading stamped `t` in `session`, or None if unknown."""
-        if valid(t):
-            return t
-        off = self.offsets.get(session)
-        if off is None or not valid(t + off):
-            return None
-        return t + off
-
-    def _save(self):
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"last": self.last, "offsets": [[k, v] for k, v in self.offsets.items()]}, f)
-        os.rename(tmp, self.path)

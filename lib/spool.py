@@ -87,6 +87,7 @@ class Spool:
                 run_bytes += size
             else:
                 run_first, run_bytes = None, 0
+        fresh = cursor is None and head is None  # a new spool: its state starts now
         if cursor is None:
             cursor = head if head is not None else tail
             if head is not None:
@@ -97,7 +98,7 @@ class Spool:
         self._run_first, self._run_bytes = run_first, run_bytes
         for first, end in gaps:
             self._tombstones(first, end)
-        if self.lost != lost:
+        if fresh or self.lost != lost:
             self._save_state()
 
     def _read_state(self):

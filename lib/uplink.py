@@ -33,7 +33,7 @@ from spool import CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_M
 # readings, with a 53-byte sensor_uuid from 11. Fewer bytes also means fewer requests
 # here: a bulk request carries chunk_max items like a batch one.
 _REQUEST_BYTES = const(560)
-_BLOCK = const(64)  # records read from flash at a time (1 KiB)
+_BLOCK = const(32)  # records read from flash at a time (512 bytes)
 _MAX_BLIND = const(3)  # readings set aside per drain on a rejection that names no item
 _SENSOR_NOT_FOUND = "Sensor not found."
 _DEVICE_NOT_FOUND = "Device not found."

@@ -48,17 +48,21 @@ def node_config(url, ca, **over):
 class Kit:
     """Mock + config + simulator in `tmp`; `start()` returns self; `stop()` the mock."""
 
-    def __init__(self, tmp, **server_kw):
+    def __init__(self, tmp, rtc_unset=False, extra_sensors=(), **server_kw):
+        """`rtc_unset`: the node's RTC starts at 2000 on power-on (a real ESP32). The
+        mock's rate-limit clock is the simulator's accelerated one."""
         self.tmp = Path(tmp)
         self.paths = certs.make_ca(self.tmp / "certs")
-        devices = {"devices": [{"uuid": DEVICE, "token": TOKEN, "sensors": SENSORS}]}
+        devices = {"devices": [{"uuid": DEVICE, "token": TOKEN,
+                                "sensors": SENSORS + list(extra_sensors)}]}
         server_kw.setdefault("tls", (str(self.paths["cert"]), str(self.paths["key"])))
+        server_kw.setdefault("clock", lambda: self.sim.clock)
         self.server = MockServer(devices, str(self.tmp / "mock.sqlite"), **server_kw).start()
         self.config_path = self.tmp / "config.json"
         self.write_config()
         (self.tmp / "state").mkdir(exist_ok=True)
         sim.prepare_flash(self.tmp / "state")
-        self.sim = sim.Simulator(self.config_path, self.tmp / "state")
+        self.sim = sim.Simulator(self.config_path, self.tmp / "state", rtc_unset=rtc_unset)
 
     @property
     def url(self):

@@ -21,4 +21,8 @@ def test_peak_heap_is_the_same_for_10_and_5000_stored_readings(tmp_path):
         probe = [str(BENCH / "spool_heap.py"), str(image), str(tmp_path / "scratch.img")]
         peaks.append(unixport.min_heap(probe, lo=4, hi=64))
     assert peaks[0] is not None, "the spool does not even fit in 64 KiB"
-    assert peaks[0] == peaks[1], "peak heap %d KiB with 10 readings, %d KiB with 5000" % tuple(peaks)
+    # 1 KiB of slack: the unix port's GC scans the C stack conservatively, so a stale
+    # pointer there can keep a block alive now and then; anything that grew with the
+    # backlog would cost at least a byte for each of the 5000 readings
+    assert peaks[1] <= peaks[0] + 1, (
+        "peak heap %d KiB with 10 readings, %d KiB with 5000" % tuple(peaks))

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_HEAP = "96K"
 RESET = ROOT / "boards" / "unix" / "reset.py"
 FLASH_BYTES = 512 * 4096
+_Y2000 = 946684800  # where a cold-booted ESP32's RTC starts
 
 
 class Run:
@@ -50,7 +51,8 @@ class Run:
 
 
 class Simulator:
-    def __init__(self, config, state, heap=NODE_HEAP, speed=0.0, wdt_s=120.0, echo=None):
+    def __init__(self, config, state, heap=NODE_HEAP, speed=0.0, wdt_s=120.0, echo=None,
+                 rtc_unset=False):
         self.config = Path(config).resolve()
         self.state = Path(state)
         self.heap = heap
@@ -58,7 +60,11 @@ class Simulator:
         self.wdt_s = wdt_s
         self.echo = echo    # called with each output line as it arrives
         self.cycle = 0
-        self.clock = time.time()  # the board's Unix time: runs ahead while the node sleeps
+        self.clock = time.time()  # the true Unix time: runs ahead while the node sleeps
+        # A real ESP32's RTC restarts at 2000-01-01 on power-on until the node syncs it;
+        # rtc_unset plays that. rtc_offset is the RTC's lead over the true time.
+        self.rtc_unset = rtc_unset
+        self.rtc_offset = _Y2000 - int(self.clock) if rtc_unset else 0
         self.cause = "power_on"
         self.device_path = build.device_path("unix")
         self.state.mkdir(parents=True, exist_ok=True)
@@ -87,6 +93,8 @@ class Simulator:
         """Next start is a cold boot: RTC memory is lost, the flash image stays."""
         (self.state / "rtc.bin").unlink(missing_ok=True)
         self.cause = "power_on"
+        if self.rtc_unset:
+            self.rtc_offset = _Y2000 - int(self.clock)
 
     # -- running -----------------------------------------------------------------
 
@@ -97,7 +105,8 @@ class Simulator:
             "SENSOCAN_STATE": str(self.state),
             "SENSOCAN_CONFIG": str(self.config),
             "SENSOCAN_RESET_CAUSE": self.cause,
-            "SENSOCAN_CLOCK": str(int(self.clock)),
+            "SENSOCAN_CLOCK": str(int(self.clock) + self.rtc_offset),
+            "SENSOCAN_TRUE_CLOCK": str(int(self.clock)),
         })
         return e
 
@@ -111,6 +120,7 @@ class Simulator:
         self.cycle += 1
         sleep_file = self.state / "sleep"
         sleep_file.unlink(missing_ok=True)
+        (self.state / "rtc_set").unlink(missing_ok=True)
         started, cause = int(self.clock), self.cause
         launched = time.monotonic()
         proc = subprocess.Popen(
@@ -146,6 +156,9 @@ class Simulator:
             self.power_cut()
             self.clock += time.monotonic() - launched
             return Run(self.cycle, started, "".join(out), rc, None, cause, killed=True)
+        rtc_set = self.state / "rtc_set"
+        if rtc_set.exists():  # the node set its RTC (NTP): it keeps that through deep sleep
+            self.rtc_offset = int(rtc_set.read_text())
         sleep_s = None
         if sleep_file.exists():
             request = sleep_file.read_text()
@@ -199,6 +212,8 @@ def main(argv=None):
     ap.add_argument("--link-down", default="", metavar="CYCLES",
                     help="cycles with the link down, e.g. 5-8,12")
     ap.add_argument("--fresh", action="store_true", help="erase the state folder first")
+    ap.add_argument("--rtc-unset", action="store_true",
+                    help="the RTC starts at 2000-01-01 on power-on, as on a real ESP32")
     ap.add_argument("--interactive", action="store_true",
                     help="connect the terminal to the node (REPL in safe mode)")
     ap.add_argument("--verbose", action="store_true", help="show all node output")
@@ -211,7 +226,7 @@ def main(argv=None):
     state.mkdir(parents=True, exist_ok=True)
     prepare_flash(state)
     sim = Simulator(args.config, state, heap=args.heap, speed=args.speed,
-                    echo=print if args.verbose else None)
+                    echo=print if args.verbose else None, rtc_unset=args.rtc_unset)
     down = parse_ranges(args.link_down)
     for _ in range(args.cycles):
         sim.set_link(sim.cycle + 1 not in down)

@@ -66,7 +66,7 @@ def test_429_reports_the_servers_wait():
 def test_exhausted_rate_budget_pauses_after_a_success():
     sp, http, up, _ = setup(15, [(201, {"x-ratelimit-remaining": "0"}, {"count": 5})], chunk=6)
     res = up.drain()
-    assert res.kind == sensocan.STORED and res.acked == 5 and res.wait == 60
+    assert res.kind == sensocan.STORED and res.acked == 5 and res.wait == 61
     assert len(http.sent) == 1 and sp.pending() == 15
 
 

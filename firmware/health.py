@@ -1,0 +1,15 @@
+"""Node health as readings: the figures a wake measured, stored in the spool under
+the slugs config.json's "health" names, so they travel (batch endpoint) with the
+next upload like any reading. Loaded only when health slugs are configured.
+"""
+
+
+def record(spool, numbers, figures, st, t, aux):
+    """Append the figures known this wake (`numbers`: figure -> sensor number)."""
+    figures.update(spool_depth=spool.pending(), dropped=spool.dropped,
+                   dead_letters=spool.dead, unsure=st.unsure)
+    for name, number in numbers.items():
+        v = figures.get(name)
+        if v is not None:
+            spool.append(number, t, v, 0, aux)
+    spool.commit()
