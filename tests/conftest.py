@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.nodekit import Kit
 from tools import build
 from tools import unixport as mpy
 
@@ -68,3 +69,11 @@ def pytest_pycollect_makemodule(module_path, parent):
     if module_path.parent == DEVICE_DIR and module_path.name.startswith("test_"):
         return DeviceModule.from_parent(parent, path=module_path)
     return None
+
+
+@pytest.fixture
+def kit(tmp_path):
+    """An emulated node and its own mock server (tests/nodekit.py)."""
+    k = Kit(tmp_path)
+    yield k
+    k.stop()

@@ -5,8 +5,11 @@ a config.json pointing at it over HTTPS (private test CA), and a Simulator that
 runs the real firmware under the MicroPython unix port.
 """
 
+import calendar
 import json
+import re
 import shutil
+import time
 from pathlib import Path
 
 from tools import certs, sim
@@ -91,3 +94,25 @@ class Kit:
 
     def copy_state(self, dest):
         shutil.copytree(self.tmp / "state", dest)
+
+
+def epoch(iso):
+    """An ISO 8601 UTC timestamp as Unix seconds."""
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def counted(runs, pattern):
+    """The sum of the numbers `pattern` (one group) finds in the runs' output."""
+    return sum(int(n) for r in runs for n in re.findall(pattern, r.output))
+
+
+def sampled(runs):
+    """Readings the wakes reported stored (a retry wake samples nothing)."""
+    return counted(runs, r"stored (\d+)")
+
+
+def backlog(run):
+    """The backlog a wake's cycle line reported."""
+    m = re.search(r"backlog (\d+)", run.output)
+    assert m, run.output
+    return int(m.group(1))

@@ -4,44 +4,19 @@ Each test runs wakes of the node (one MicroPython process each, 64 KiB heap) thr
 tools/sim.py and checks what the server stored and what the node kept.
 """
 
-import calendar
 import json
-import re
-import time
 import zlib
 
 import pytest
 
-from tests.nodekit import DEVICE, ROOT, SENSORS, TOKEN, Kit
+from tests.nodekit import DEVICE, ROOT, SENSORS, TOKEN, Kit, backlog, epoch, sampled
 from tools import certs
-
-
-@pytest.fixture
-def kit(tmp_path):
-    k = Kit(tmp_path)
-    yield k
-    k.stop()
-
-
-def epoch(iso):
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def csv_rows(n):
     """The first n values of the replayed humidity recording."""
     rows = (ROOT / "boards/unix/data/humidity.csv").read_text().split("\n")[2:]
     return [float(v) for v in rows[:n]]
-
-
-def sampled(runs):
-    """Readings the wakes reported stored (a retry wake samples nothing)."""
-    return sum(int(n) for r in runs for n in re.findall(r"stored (\d+)", r.output))
-
-
-def backlog(run):
-    m = re.search(r"backlog (\d+)", run.output)
-    assert m, run.output
-    return int(m.group(1))
 
 
 def test_readings_arrive_with_measurement_times_field_by_field(kit):

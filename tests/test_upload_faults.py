@@ -6,32 +6,9 @@ with its real measurement time; duplicates come only from a request whose reply 
 lost, and the node counted them.
 """
 
-import calendar
-import re
-import time
-
 import pytest
 
-from tests.nodekit import SENSORS, Kit
-
-
-@pytest.fixture
-def kit(tmp_path):
-    k = Kit(tmp_path)
-    yield k
-    k.stop()
-
-
-def epoch(iso):
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
-
-
-def backlog(run):
-    return int(re.search(r"backlog (\d+)", run.output).group(1))
-
-
-def counted(runs, pattern):
-    return sum(int(n) for r in runs for n in re.findall(pattern, r.output))
+from tests.nodekit import SENSORS, Kit, backlog, counted, epoch
 
 
 def drain(kit, most=15):
