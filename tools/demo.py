@@ -73,7 +73,7 @@ def main(argv=None):
     ap.add_argument("--cycles", type=int, default=30)
     ap.add_argument("--speed", type=float, default=60.0,
                     help="clock acceleration (60: a minute of node time per second)")
-    ap.add_argument("--link-down", default="8-15", help="cycles without a link")
+    ap.add_argument("--link-down", default="1-3,12-19", help="cycles without a link")
     ap.add_argument("--work", default=str(ROOT / ".sim"))
     args = ap.parse_args(argv)
 
@@ -92,7 +92,9 @@ def main(argv=None):
         print("node: %d sensors, sample every %d s, upload every %d s; link down in cycles %s\n"
               % (len(cfg["sensors"]), cfg["sample_interval_s"], cfg["upload_interval_s"],
                  args.link_down))
-        node = sim.Simulator(work / "config.json", work / "state", speed=args.speed)
+        # a real ESP32's clock: 2000-01-01 at power-on, until the node reaches NTP
+        node = sim.Simulator(work / "config.json", work / "state", speed=args.speed,
+                             rtc_unset=True)
         down = sim.parse_ranges(args.link_down)
         sampled = left = 0
         # the scripted wakes, then on until the next upload has emptied the spool

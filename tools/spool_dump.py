@@ -19,7 +19,9 @@ from pathlib import Path
 from tools import unixport
 
 RECORD = 16
-REASONS = {1: "rejected", 2: "corrupt", 3: "unsendable", 255: "tombstone"}
+REASONS = {1: "rejected", 2: "corrupt", 3: "unsendable",
+           4: "undated (the time shown is an unset RTC's: its boot session never synced)",
+           255: "tombstone"}
 
 _EXTRACT = """
 import flashdev, os, vfs

@@ -108,3 +108,14 @@ def test_unknown_slug_named_by_a_422_is_learnt():
     res = up.drain()
     assert values(http.sent[1]) == [0.0, 2.0, 4.0]  # all of b's readings set aside
     assert res.acked == 3 and sp.dead == 3 and sp.pending() == 0
+
+
+def test_a_422_naming_an_unknown_slug_and_a_later_item_across_read_blocks():
+    """The items named lie in different flash reads of the request (32 records each)."""
+    bad = (422, {}, {"message": "Validation failed.", "errors": {
+        "data.1.sensor_slug": ["The selected data.1.sensor_slug is invalid."],
+        "data.70.value": ["The data.70.value field must be a number."]}})
+    sp, http, up, _ = setup(80, [bad, ok(39)], sensors=SLUGS[:2], chunk=100)
+    res = up.drain()
+    assert values(http.sent[1]) == [float(i) for i in range(0, 80, 2) if i != 70]
+    assert res.acked == 39 and sp.dead == 41 and sp.pending() == 0

@@ -20,6 +20,6 @@ os.mkdir("/flash/data")
 sp = Spool("/flash/data/spool")
 for i in range(n // 5):
     for s in range(5):
-        sp.append(s, 1795750000 + 60 * i, 21.5)
+        sp.append(s, 1795750000 + 60 * i, 18.0 + s + (i * 37 % 1000) / 100)  # varied, like data
     sp.commit()
 print("FILLED", sp.pending())
