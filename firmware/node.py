@@ -265,6 +265,7 @@ class Node:
 def run(board, cfg):
     """One cycle, then deep sleep until the next thing is due."""
     log.setup(board.now, board.DATA_DIR + "/log.txt")
+    board.configure(cfg)  # pins, LED and power mode, before anything uses them
     st = RtcState.load(board)
     if board.reset_cause() == "power_on":
         log.info("power on: %d sensors, sample every %d s, upload every %d s"

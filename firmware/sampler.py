@@ -2,30 +2,51 @@
 
 Loaded only while sampling and unloaded afterwards (unload()), so the drivers'
 code and buffers give their RAM back before the upload needs it for TLS.
-A sensor that fails is logged and counted; it never stops the others.
+A sensor that fails is logged and counted; it never stops the others. Config sensors
+on one chip (a BME280's temperature, pressure and humidity) share one measurement a
+round (drivers/shared.py); when it fails, each of them counts a fault. An I2C timeout
+gets one bus recovery a round (a sensor may hold SDA low), then the read is retried.
 """
 
+import errno
 import sys
 
 import log
 
-_LIB_DRIVERS = {"adc": ("drivers.adc", "Analog")}
+_LIB_DRIVERS = {"adc": ("drivers.adc", "Analog"), "analog": ("drivers.adc", "Analog")}
+# chip drivers: module, class, the quantities measure() returns, in order (None: one value)
+_CHIPS = {
+    "bme280": ("drivers.bme280", "BME280", ("temperature", "pressure", "humidity")),
+    "sht4x": ("drivers.sht4x", "SHT4x", ("temperature", "humidity")),
+    "bh1750": ("drivers.bh1750", "BH1750", None),
+    "ds18b20": ("drivers.ds18b20", "DS18B20", None),
+}
 
 
 def _finite(v):
     return v == v and v - v == 0
 
 
+def _load(mod, name):
+    return getattr(__import__(mod, None, None, (name,)), name)
+
+
 class Sampler:
     def __init__(self, board, cfg, st):
+        self.board = board
         self.st = st
+        self.i2c_spec = cfg.get("i2c")
+        self.i2c = None  # made when a chip is first read
+        self.buses = {}  # 1-Wire, by pin
+        self.chips = {}
+        self.recovered = False  # the I2C bus was recovered this round
         self.sensors = [self._open(board, s["driver"], s, "sensors[%d]" % s["index"])
                         for s in cfg["sensors"]]
         bat = cfg["battery"]
         self.battery = None
         if bat["source"] == "adc":  # volts on the pin times the divider ratio
             divider = {"pin": bat["pin"], "samples": bat["samples"], "scale": bat["ratio"],
-                       "offset": 0.0}
+                       "offset": 0.0, "cal": bat.get("cal")}
             self.battery = self._open(board, "adc", divider, "battery")
         elif bat["source"] != "none":
             self.battery = self._open(board, "battery_" + bat["source"], bat, "battery")
@@ -34,24 +55,74 @@ class Sampler:
         try:
             cls = board.sensor_driver(driver)
             if cls is None:
-                mod, name = _LIB_DRIVERS[driver]
-                cls = getattr(__import__(mod, None, None, (name,)), name)
+                if driver in _CHIPS:
+                    return self._chip(driver, spec)
+                cls = _load(*_LIB_DRIVERS[driver])
             return cls(board, spec)
         except Exception as e:
             log.warn("%s (%s): cannot start: %s" % (where, driver, e))
             self.st.sensor_faults += 1
             return None
 
+    def _chip(self, driver, spec):
+        """The config sensor's quantity on its chip, the chip shared by every sensor on it."""
+        from drivers.shared import Chip, Quantity
+
+        mod, name, quantities = _CHIPS[driver]
+        on_i2c = driver != "ds18b20"
+        key = (driver, spec["addr"]) if on_i2c else (driver, spec["pin"], spec["rom"])
+        chip = self.chips.get(key)
+        if chip is None:
+            cls = _load(mod, name)
+            if on_i2c:
+                chip = Chip(lambda: cls(self._i2c(), spec["addr"]), True)
+            else:
+                import binascii
+
+                rom = spec["rom"] and binascii.unhexlify(spec["rom"])
+                chip = Chip(lambda: cls(self._onewire(spec["pin"]), rom), False)
+            self.chips[key] = chip
+        return Quantity(chip, quantities.index(spec["quantity"]) if quantities else None)
+
+    def _i2c(self):
+        if self.i2c is None:
+            self.i2c = self.board.i2c(self.i2c_spec)
+        return self.i2c
+
+    def _onewire(self, pin):
+        bus = self.buses.get(pin)
+        if bus is None:
+            bus = self.buses[pin] = self.board.onewire(pin)
+        return bus
+
+    def _read(self, drv, t, n):
+        try:
+            return drv.read(t, n)
+        except OSError as e:
+            chip = getattr(drv, "chip", None)
+            if (e.errno != errno.ETIMEDOUT or self.recovered or chip is None
+                    or not chip.i2c or self.i2c is None):
+                raise
+        # A timeout on the I2C bus: a sensor may hold SDA low. Once a round: bus clear,
+        # then every chip that failed this round is measured again when next read.
+        self.recovered = True
+        log.warn("i2c: timeout: recovering the bus")
+        self.board.i2c_recover(self.i2c)
+        for c in self.chips.values():
+            c.retry()
+        return drv.read(t, n)
+
     def sample(self, spool, numbers, now, aux=0):
         """Read every sensor once and store the readings with one flush; `numbers`
         are the sensors' numbers in the spool (sensortable.py), `aux` the boot
         session while the clock is unset (clock.Sessions)."""
         n = self.st.samples
+        self.recovered = False
         for i, drv in enumerate(self.sensors):
             if drv is None:
                 continue
             try:
-                v = drv.read(now, n)
+                v = self._read(drv, now, n)
             except Exception as e:
                 log.warn("sensors[%d]: read failed: %s" % (i, e))
                 self.st.sensor_faults += 1
@@ -77,7 +148,9 @@ class Sampler:
 
 
 def unload():
-    """Forget this module and every driver: their RAM goes back to the heap."""
+    """Forget this module, every driver and the simulated buses: their RAM goes back to
+    the heap."""
     for name in list(sys.modules):
-        if name.startswith("drivers") or name in ("simsensors", "sampler"):
+        if name.startswith(("drivers", "chips")) or name in (
+                "simsensors", "sampler", "i2csim", "onewire"):
             del sys.modules[name]

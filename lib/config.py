@@ -10,10 +10,49 @@ import json
 _MAX_SENSORS = 64  # a spool record stores the sensor index in one byte
 _HEX = "0123456789abcdef"
 _SLUG_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
-_ADC2_PINS = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27)
 
 REQUIRED = object()
 INT, NUM, STR, BOOL = "an integer", "a number", "a string", "true or false"
+ADDR = "an I2C address 0x08-0x77 (a number, or a string like \"0x76\")"
+POINTS = "a list of [volts, value] pairs"
+
+# Chips: (name, GPIOs, reserved for the SPI flash, input only, ADC1, ADC2), from the
+# datasheets' pin tables: ESP32 §2.2 and §4.1.2 (ADC2 cannot be used with Wi-Fi on:
+# micropython-facts A1), ESP32-S3 §2.3 (ADC1 GPIO1-10, ADC2 GPIO11-20; 26-32 flash,
+# 33-37 octal PSRAM on R8 modules), ESP32-C3 §2.3 (ADC1 GPIO0-4, ADC2 GPIO5; 12-17
+# flash). Ranges are (first, last) pairs.
+CHIPS = {
+    "esp32": ("ESP32", ((0, 19), (21, 23), (25, 27), (32, 39)), ((6, 11),), ((34, 39),),
+              ((32, 39),), ((0, 0), (2, 2), (4, 4), (12, 15), (25, 27))),
+    "esp32s3": ("ESP32-S3", ((0, 21), (26, 48)), ((26, 37),), (), ((1, 10),), ((11, 20),)),
+    "esp32c3": ("ESP32-C3", ((0, 21),), ((12, 17),), (), ((0, 4),), ((5, 5),)),
+}
+# Board models: chip, I2C SDA and SCL, status LED (None: none that is a plain LED) and
+# whether it lights when driven low, the button read as the safe-mode pin, the battery
+# divider's ADC pin and ratio (R1+R2)/R2, and deep-sleep current of the bare board in µA.
+BOARD_MODELS = {
+    # Espressif ESP32-DevKitC V4: no user LED (power LED only), BOOT button GPIO0; I2C on
+    # the Arduino core's default 21/22. Sleep current: estimate (AMS1117 regulator,
+    # USB-UART bridge and power LED stay powered; a DOIT DevKit V1 was measured at
+    # 17 mA, blog.altholtmann.com/en/consumption-esp-wifi-battery).
+    "esp32_devkitc": ("esp32", 21, 22, None, False, 0, None, None, 10000),
+    # Wemos LOLIN D32: LED GPIO5, battery on GPIO35 through 100k/100k (arduino-esp32
+    # variants/d32/pins_arduino.h: LED_BUILTIN 5, _VBAT 35); no BOOT button (auto-reset
+    # circuit only). Sleep current: estimate from its predecessor LOLIN32 V1.0.0, 130 µA
+    # measured on battery (github.com/grillbaer/esp32-power-consumption-test).
+    "lolin_d32": ("esp32", 21, 22, 5, True, None, 35, 2.0, 130),
+    # DFRobot FireBeetle ESP32 (DFR0478): LED GPIO2 (D9, lit when high), BOOT button
+    # GPIO0; battery sensing needs an external divider (no default). 10 µA measured in
+    # deep sleep (lucidar.me/en/esp32/power-consumption-of-esp32-firebeetle-dfr0478/).
+    "firebeetle_esp32": ("esp32", 21, 22, 2, False, 0, None, None, 10),
+    # Espressif ESP32-S3-DevKitC-1: the RGB LED (GPIO48 or 38) is addressable, not a
+    # plain LED; BOOT button GPIO0; I2C on the Arduino core's default 8/9. Estimate.
+    "esp32s3_devkitc": ("esp32s3", 8, 9, None, False, 0, None, None, 10000),
+    # Espressif ESP32-C3-DevKitM-1: the RGB LED (GPIO8) is addressable; BOOT button GPIO9;
+    # GPIO8/9 are taken by LED and button, so I2C is put on 6/7. Estimate.
+    "esp32c3_devkitm": ("esp32c3", 6, 7, None, False, 9, None, None, 10000),
+}
+PINS = ("sda", "scl", "led", "button")
 
 # driver -> (board it needs or None, ((param, kind or choices, default or REQUIRED), ...))
 DRIVERS = {
@@ -23,7 +62,17 @@ DRIVERS = {
                       ("period_s", NUM, 3600.0), ("amplitude", NUM, 1.0), ("offset", NUM, 0.0),
                       ("phase_s", NUM, 0.0))),
     "replay": ("unix", (("file", STR, REQUIRED), ("column", INT, 0), ("loop", BOOL, True))),
+    # Register-level sensors (lib/drivers): several config sensors may read one chip.
+    "bme280": (None, (("quantity", ("temperature", "pressure", "humidity"), REQUIRED),
+                      ("addr", ADDR, 0x76))),
+    "sht4x": (None, (("quantity", ("temperature", "humidity"), REQUIRED), ("addr", ADDR, 0x44))),
+    "bh1750": (None, (("addr", ADDR, 0x23),)),
+    "ds18b20": (None, (("pin", INT, REQUIRED), ("rom", STR, None))),
+    "analog": (None, (("pin", INT, REQUIRED), ("samples", INT, 8), ("scale", NUM, 1.0),
+                      ("offset", NUM, 0.0), ("vmin", NUM, None), ("vmax", NUM, None),
+                      ("table", POINTS, None))),
 }
+_ADC_DRIVERS = ("adc", "analog")
 BATTERY_SOURCES = {
     "none": (None, ()),
     "adc": (None, (("pin", INT, REQUIRED), ("ratio", NUM, 2.0), ("samples", INT, 16))),
@@ -56,6 +105,23 @@ def _is_num(v):
     return type(v) is int or (type(v) is float and v == v and v - v == 0)
 
 
+def _addr(v):
+    """A 7-bit I2C address (reserved ones excluded) from 0x76 or "0x76", else None."""
+    if type(v) is str and v[:2] in ("0x", "0X"):
+        try:
+            v = int(v, 16)
+        except ValueError:
+            return None
+    return v if _is_int(v) and 0x08 <= v <= 0x77 else None
+
+
+def _within(pin, spans):
+    for lo, hi in spans:
+        if lo <= pin <= hi:
+            return True
+    return False
+
+
 class _Checker:
     def __init__(self, exists):
         self.errors = []
@@ -82,18 +148,36 @@ class _Checker:
                 self.err(path, "missing (expected %s)" % self._expect(kind))
             return default
         v = obj[key]
+        if kind is POINTS:
+            return self.points(v, path)
+        if kind is ADDR:
+            v = _addr(v)
         ok = (
             v in kind if type(kind) is tuple and type(v) is str
             else kind is INT and _is_int(v)
+            or kind is ADDR and v is not None
             or kind is NUM and _is_num(v)
             or kind is STR and type(v) is str
             or kind is BOOL and type(v) is bool
         )
         if not ok:
+            v = obj[key]
             got = "a value of type %s" % type(v).__name__ if secret else _show(v)
             self.err(path, "expected %s, got %s" % (self._expect(kind), got))
             return default if default is not REQUIRED else None
         return float(v) if kind is NUM else v
+
+    def points(self, v, path):
+        """[[volts, value], ...] for drivers.analog.Table, which names what is wrong."""
+        from drivers.analog import Table
+
+        try:
+            if type(v) is not list or any(type(p) is not list or len(p) != 2
+                                          or not (_is_num(p[0]) and _is_num(p[1])) for p in v):
+                raise ValueError("expected %s, got %s" % (POINTS, _show(v)))
+            return [list(p) for p in Table(v).points]
+        except ValueError as e:
+            self.err(path, str(e).replace("analog: ", ""))
 
     @staticmethod
     def _expect(kind):
@@ -163,16 +247,24 @@ def validate(raw, base_dir="", exists=None):
     for key in ("sample_interval_s", "upload_interval_s"):
         if _is_int(cfg[key]) and cfg[key] < 1:
             c.err(key, "must be at least 1 second, got %d" % cfg[key])
-    cfg["safe_mode_pin"] = c.field(raw, "safe_mode_pin", "safe_mode_pin", INT, None)
+    model = _model(c, raw, board, cfg)
+    chip = cfg["chip"]
+    cfg["safe_mode_pin"] = c.field(raw, "safe_mode_pin", "safe_mode_pin", INT,
+                                   cfg["pins"]["button"])
+    if "safe_mode_pin" in raw:
+        _gpio(c, cfg["safe_mode_pin"], chip, "safe_mode_pin")
+    cfg["power"] = c.field(raw, "power", "power", ("battery", "mains"), "battery")
+    cfg["i2c"] = _i2c(c, raw, cfg["pins"])
     cfg["spool"] = _spool(c, raw)
     cfg["upload"] = _upload(c, raw)
     cfg["clock"] = _clock(c, raw)
-    cfg["battery"] = _battery(c, raw, board)
-    cfg["sensors"] = _sensors(c, raw, board, base_dir)
+    cal = _adc_cal(c, raw, chip)
+    cfg["battery"] = _battery(c, raw, board, chip, model, cal)
+    cfg["sensors"] = _sensors(c, raw, board, base_dir, chip, cal)
     cfg["health"] = _health(c, raw, cfg["sensors"])
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
                     "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",
-                    "health"), "")
+                    "health", "board_model", "pins", "power", "i2c", "adc_cal"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg
@@ -233,6 +325,91 @@ def _wifi(c, raw, board):
     }
     c.unknown(w, wifi, "wifi")
     return wifi
+
+
+def _model(c, raw, board, cfg):
+    """The board model's definition (None without one), and its pins with the config's
+    overrides in cfg["pins"]; the esp32 board is a DevKitC unless told otherwise."""
+    name = c.field(raw, "board_model", "board_model", tuple(sorted(BOARD_MODELS)),
+                   "esp32_devkitc" if board == "esp32" else None)
+    model = BOARD_MODELS.get(name)
+    cfg["board_model"] = name if model else None
+    cfg["chip"] = chip = model[0] if model else None
+    pins = dict(zip(PINS, (model[1], model[2], model[3], model[5]) if model else (None,) * 4))
+    over = c.obj(raw, "pins", "pins", required=False)
+    for key in over:
+        if key not in PINS:
+            c.err("pins." + key, "unknown pin (known: %s)" % ", ".join(PINS))
+        else:
+            pins[key] = c.field(over, key, "pins." + key, INT, None)
+    for key in PINS:
+        _gpio(c, pins[key], chip, "pins." + key, output=key != "button")
+    if pins["sda"] is not None and pins["sda"] == pins["scl"]:
+        c.err("pins.scl", "must differ from pins.sda")
+    cfg["pins"] = pins
+    # a LED given in the config is taken as lit when high
+    cfg["led_active_low"] = bool(model and model[4] and pins["led"] == model[3])
+    return model
+
+
+def _gpio(c, pin, chip, path, output=False):
+    """True when `pin` is a GPIO the chip lets us use (no chip known: 0-39)."""
+    if not _is_int(pin):
+        return False
+    if chip is None:
+        if 0 <= pin <= 39:
+            return True
+        c.err(path, "expected a GPIO number 0-39, got %d" % pin)
+        return False
+    name, gpios, flash, inputs = CHIPS[chip][:4]
+    if not _within(pin, gpios):
+        c.err(path, "the %s has no GPIO %d" % (name, pin))
+    elif _within(pin, flash):
+        c.err(path, "GPIO %d is wired to the flash or PSRAM on the %s" % (pin, name))
+    elif output and _within(pin, inputs):
+        c.err(path, "GPIO %d is input only on the %s" % (pin, name))
+    else:
+        return True
+    return False
+
+
+def _i2c(c, raw, pins):
+    b = c.obj(raw, "i2c", "i2c", required=False)
+    out = {"freq": c.field(b, "freq", "i2c.freq", INT, 100000),
+           "soft": c.field(b, "soft", "i2c.soft", BOOL, False)}
+    _range(c, out, "freq", "i2c.freq", 10000, 1000000)
+    c.unknown(b, out, "i2c")
+    out["sda"], out["scl"] = pins["sda"], pins["scl"]
+    return out
+
+
+def _adc_cal(c, raw, chip):
+    """{pin: [gain, offset µV]} from two-point calibrations {"34": [[read V, true V], x2]}:
+    volts the node read against a meter, at the pin."""
+    cal = {}
+    for key, pts in c.obj(raw, "adc_cal", "adc_cal", required=False).items():
+        path = "adc_cal." + key
+        try:
+            pin = int(key)
+        except ValueError:
+            c.err(path, "expected a GPIO number as the key")
+            continue
+        _adc_pin(c, pin, chip, path)
+        if (type(pts) is not list or len(pts) != 2 or any(
+                type(p) is not list or len(p) != 2 or not (_is_num(p[0]) and _is_num(p[1]))
+                for p in pts) or pts[0][0] == pts[1][0]):
+            c.err(path, "expected two [read volts, true volts] points at different "
+                  "voltages, got %s" % _show(pts))
+            continue
+        (r1, t1), (r2, t2) = pts
+        gain = (t2 - t1) / (r2 - r1)
+        offset = t1 - gain * r1
+        if not (0.8 <= gain <= 1.25 and -0.25 <= offset <= 0.25):
+            c.err(path, "gain %.3f, offset %.3f V: not a calibration of a working ADC "
+                  "(expected gain 0.8-1.25, offset within 0.25 V)" % (gain, offset))
+            continue
+        cal[pin] = [gain, offset * 1e6]
+    return cal
 
 
 def _spool(c, raw):
@@ -311,29 +488,73 @@ def _source(c, table, name, board, path, what):
     return spec
 
 
-def _battery(c, raw, board):
+def _battery(c, raw, board, chip, model, cal):
     b = c.obj(raw, "battery", "battery", required=False) or {"source": "none"}
     out = {"source": c.field(b, "source", "battery.source", STR)}
     spec = _source(c, BATTERY_SOURCES, out["source"], board, "battery.source", "battery source")
     if spec is not None:
+        if out["source"] == "adc" and model and model[6] is not None:
+            # the board's own divider, unless the config names another
+            spec = (("pin", INT, model[6]), ("ratio", NUM, model[7])) + spec[2:]
         c.params(b, spec, "battery", out)
         if out["source"] == "adc":
-            _adc_pin(c, out["pin"], board, "battery.pin")
+            _adc_pin(c, out["pin"], chip, "battery.pin")
+            _range(c, out, "ratio", "battery.ratio", 1, 20)
+            _range(c, out, "samples", "battery.samples", 1, 256)
+            out["cal"] = cal.get(out["pin"])
         c.unknown(b, [n for n, _, _ in spec] + ["source"], "battery")
     return out
 
 
-def _adc_pin(c, pin, board, path):
-    if not _is_int(pin):
+def _adc_pin(c, pin, chip, path):
+    if not _gpio(c, pin, chip, path) or chip is None:
         return
-    if not 0 <= pin <= 39:
-        c.err(path, "expected a GPIO number 0-39, got %d" % pin)
-    elif board == "esp32" and pin in _ADC2_PINS:
+    name, adc1, adc2 = CHIPS[chip][0], CHIPS[chip][4], CHIPS[chip][5]
+    if _within(pin, adc1):
+        return
+    span = "%d-%d" % adc1[0] + ("" if chip == "esp32" else " on the " + name)
+    if _within(pin, adc2):
         c.err(path, "GPIO %d is on ADC2, which cannot be read while Wi-Fi is on; "
-              "use an ADC1 pin (32-39)" % pin)
+              "use an ADC1 pin (%s)" % (pin, span))
+    else:
+        c.err(path, "GPIO %d has no ADC; use an ADC1 pin (%s)" % (pin, span))
 
 
-def _sensors(c, raw, board, base_dir):
+def _rom(c, rom, path):
+    """A DS18B20 ROM code: 16 hex digits, family code 0x28 first, Dallas CRC last."""
+    if type(rom) is not str:
+        return
+    from drivers.crc8 import dallas
+
+    try:
+        code = bytes(int(rom[i:i + 2], 16) for i in range(0, 16, 2)) if len(rom) == 16 else b""
+    except ValueError:
+        code = b""
+    if len(code) != 8:
+        c.err(path, "expected 16 hex digits (as OneWire.scan() gives them), got %s" % _show(rom))
+    elif code[0] != 0x28 or dallas(code, 0, 8):
+        c.err(path, "%s is not a DS18B20 ROM code (family 0x28, CRC last)" % rom)
+
+
+def _sensor_params(c, s, sensor, path, chip, cal):
+    """The checks of one driver's parameters beyond their types."""
+    driver = sensor["driver"]
+    if driver in _ADC_DRIVERS:
+        _adc_pin(c, sensor["pin"], chip, path + ".pin")
+        _range(c, sensor, "samples", path + ".samples", 1, 256)
+        sensor["cal"] = cal.get(sensor["pin"])
+    if driver == "analog":
+        lo, hi = sensor["vmin"], sensor["vmax"]
+        if sensor["table"] is not None and any(k in s for k in ("scale", "offset", "vmin", "vmax")):
+            c.err(path + ".table", "give a table, or scale and offset (with vmin, vmax), not both")
+        elif _is_num(lo) and _is_num(hi) and not lo < hi:
+            c.err(path + ".vmax", "must be above vmin")
+    elif driver == "ds18b20":
+        _gpio(c, sensor["pin"], chip, path + ".pin", output=True)
+        _rom(c, sensor["rom"], path + ".rom")
+
+
+def _sensors(c, raw, board, base_dir, chip, cal):
     items = raw.get("sensors")
     if type(items) is not list or not items:
         c.err("sensors", "expected a non-empty list of sensors, got %s" % _show(items))
@@ -367,9 +588,8 @@ def _sensors(c, raw, board, base_dir):
         spec = _source(c, DRIVERS, sensor["driver"], board, path + ".driver", "driver")
         if spec is not None:
             c.params(s, spec, path, sensor)
-            if sensor["driver"] == "adc":
-                _adc_pin(c, sensor["pin"], board, path + ".pin")
-            elif sensor["driver"] == "replay":
+            _sensor_params(c, s, sensor, path, chip, cal)
+            if sensor["driver"] == "replay":
                 sensor["file"] = c.file(sensor["file"], path + ".file", base_dir)
             c.unknown(s, [n for n, _, _ in spec] + ["slug", "uuid", "driver"], path)
         out.append(sensor)

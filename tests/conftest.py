@@ -2,10 +2,10 @@
 
 Files in tests/device/ named test_*.py are device code: they are collected here but
 each test function runs in its own `micropython -X heapsize=64K` process (never under
-CPython), compiled to .mpy like the firmware. A module may set `HEAP = "96K"` when
-what it tests runs in the node's upload phase, which has the simulator's heap
-(tools/sim.NODE_HEAP): the whole upload stack (uplink, sensocan, httpc, spool) is in
-RAM then, and on the 64-bit unix port it is twice its ESP32 size. A device test passes when it returns; a plain `assert` or any exception fails it.
+CPython), compiled to .mpy like the firmware. A module may set a bigger heap, e.g.
+`HEAP = "96K"`, when what it tests runs in a phase of the node's wake, which has the
+simulator's heap (tools/sim.NODE_HEAP): the whole upload stack (uplink, sensocan,
+httpc, spool) is in RAM then, and on the 64-bit unix port it is twice its ESP32 size. A device test passes when it returns; a plain `assert` or any exception fails it.
 Device tests find a scratch directory in the TEST_TMP environment variable.
 """
 

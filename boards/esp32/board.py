@@ -1,20 +1,29 @@
 """Board support for a real ESP32: the only module that touches machine/network/esp32.
 
 The firmware sees the same small API as on the emulated board (boards/unix):
-flash paths, reset cause, a Unix-epoch clock, RTC memory, ADC, I2C, link, watchdog
-and deep sleep. Deployed to the device root next to boot.py.
+flash paths, reset cause, a Unix-epoch clock, RTC memory, ADC, I2C, 1-Wire, link,
+watchdog and sleep. Deployed to the device root next to boot.py. Pins, LED and power
+mode come from the validated config (lib/config.BOARD_MODELS plus the config's
+overrides) through configure(), which the sampler calls every sampling round; they
+are kept in RTC memory so that wakes without sampling know them too.
+
+RTC slow memory (2048 bytes): the firmware's rtcstate in bytes 0-63 (it uses 44), the
+board's own checksummed record at 64: power mode, LED, the access point's BSSID and
+channel (docs/hardware.md).
 """
 
+import struct
 import time
+from binascii import crc32
 
 import machine
+from micropython import const
 
 NAME = "esp32"
 FLASH = ""
 DATA_DIR = "/data"
 CONFIG_PATH = "/config.json"
 RTC_MEMORY_SIZE = 2048
-LED_PIN = 2  # the DevKitC's blue LED; None on boards without one
 
 
 def _vfs_bytes():
@@ -34,7 +43,51 @@ _CAUSES = {
     machine.WDT_RESET: "watchdog",
     machine.SOFT_RESET: "soft",
 }
+_NODE = const(64)  # RTC bytes 0-63 are the firmware's (rtcstate.py)
+_REC = "<HBBBB6sI"  # magic, mains, LED pin (255: none), LED active low, channel, BSSID, SSID crc
+_REC_SIZE = const(16)
+_MAGIC = const(0x5342)
+_NO_LED = const(255)
+_FAST_MS = const(4000)  # a cached access point that does not answer in this is dropped
+_NAP_MS = const(30000)  # light-sleep slice on mains, well inside the watchdog's 120 s
+_rtc = bytearray(_NODE + _REC_SIZE + 4)
 _wlan = None
+_wdt = None
+_i2c_spec = None
+
+
+def _load_rtc():
+    """Mirror RTC memory; a record failing its checksum (power cut) reads as defaults."""
+    mem = machine.RTC().memory()
+    n = min(len(mem), len(_rtc))
+    _rtc[:n] = mem[:n]
+    rec = memoryview(_rtc)[_NODE:]
+    ok = struct.unpack_from("<I", rec, _REC_SIZE)[0] == crc32(rec[:_REC_SIZE])
+    if not ok or struct.unpack_from("<H", rec, 0)[0] != _MAGIC:
+        struct.pack_into(_REC, rec, 0, _MAGIC, 0, _NO_LED, 0, 0, b"", 0)
+
+
+def _record():
+    """(mains, LED pin, LED active low, channel, BSSID, SSID crc)."""
+    return struct.unpack_from(_REC, _rtc, _NODE)[1:]
+
+
+def _store(mains, led, low, channel, bssid, tag):
+    rec = memoryview(_rtc)[_NODE:]
+    struct.pack_into(_REC, rec, 0, _MAGIC, mains, led, low, channel, bssid, tag)
+    struct.pack_into("<I", rec, _REC_SIZE, crc32(rec[:_REC_SIZE]))
+    machine.RTC().memory(_rtc)
+
+
+_load_rtc()
+
+
+def configure(cfg):
+    """Take the config's LED and power mode (kept in RTC memory for later wakes)."""
+    _, _, _, channel, bssid, tag = _record()
+    led = cfg["pins"]["led"]
+    _store(cfg["power"] == "mains", _NO_LED if led is None else led,
+           cfg["led_active_low"], channel, bssid, tag)
 
 
 def reset_cause():
@@ -47,15 +100,70 @@ def now():
 
 
 def rtc_memory(data=None):
-    rtc = machine.RTC()
+    """Read or replace the firmware's part of RTC memory (64 bytes at most)."""
     if data is None:
-        return rtc.memory()
-    rtc.memory(data)
+        return bytes(_rtc[:_NODE])
+    if len(data) > _NODE:
+        raise ValueError("the firmware's RTC memory holds %d bytes" % _NODE)
+    _rtc[: len(data)] = data
+    _rtc[len(data) : _NODE] = bytes(_NODE - len(data))
+    machine.RTC().memory(_rtc)
 
 
 def adc(pin):
-    """ADC1 pins only (32-39): ADC2 cannot be read while Wi-Fi is on."""
+    """ADC1 pins only: ADC2 cannot be read while Wi-Fi is on. 11 dB: 150-2450 mV linear,
+    read_uv() calibrated from eFuse (micropython-facts A1)."""
     return machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+
+
+def i2c(spec):
+    """The config's I2C bus (hardware I2C 0, or SoftI2C when spec["soft"]), freed first
+    when a sensor still holds SDA low from a reset in the middle of a transfer."""
+    global _i2c_spec
+    _i2c_spec = spec
+    _unstick(spec)
+    scl, sda = machine.Pin(spec["scl"]), machine.Pin(spec["sda"])
+    if spec["soft"]:
+        return machine.SoftI2C(scl=scl, sda=sda, freq=spec["freq"])
+    return machine.I2C(0, scl=scl, sda=sda, freq=spec["freq"])
+
+
+def i2c_recover(bus):
+    """After a timeout: clock a stuck sensor free, then set the bus up again in place
+    (the drivers hold it; hardware I2C objects are static, I2C(0, ...) re-inits it)."""
+    spec = _i2c_spec
+    _unstick(spec)
+    scl, sda = machine.Pin(spec["scl"]), machine.Pin(spec["sda"])
+    if spec["soft"]:
+        bus.init(scl=scl, sda=sda, freq=spec["freq"])
+    else:
+        machine.I2C(0, scl=scl, sda=sda, freq=spec["freq"])
+
+
+def _unstick(spec):
+    """I2C bus clear (NXP UM10204 §3.1.16): with SDA held low, clock SCL up to 9 times
+    until the device lets go, then a STOP. No MicroPython API does it (facts G)."""
+    sda = machine.Pin(spec["sda"], machine.Pin.IN, machine.Pin.PULL_UP)
+    if sda.value():
+        return
+    scl = machine.Pin(spec["scl"], machine.Pin.OPEN_DRAIN, value=1)
+    for _ in range(9):
+        scl.value(0)
+        time.sleep_us(5)
+        scl.value(1)
+        time.sleep_us(5)
+        if sda.value():
+            break
+    sda.init(machine.Pin.OPEN_DRAIN, value=0)  # STOP: SDA rises while SCL is high
+    time.sleep_us(5)
+    sda.value(1)
+
+
+def onewire(pin):
+    """A 1-Wire bus on `pin` (micropython-lib onewire, frozen in the ESP32 firmware)."""
+    import onewire
+
+    return onewire.OneWire(machine.Pin(pin))
 
 
 def sensor_driver(name):
@@ -63,26 +171,61 @@ def sensor_driver(name):
 
 
 def link_up(wifi):
-    """Join the access point within wifi.timeout_s.
-
-    wlan.connect() has no timeout and retries for ever, hence our own deadline.
-    """
+    """Join the access point within wifi.timeout_s: wlan.connect() has no timeout and
+    retries for ever (facts A7), hence our own deadline. The access point joined last
+    (BSSID and channel, in RTC memory) is tried first for a few seconds; without it, or
+    when it fails, a scan picks the strongest access point of the SSID, and is cached."""
     global _wlan
     import network
 
-    _wlan = network.WLAN(network.STA_IF)
-    _wlan.active(True)
-    if not _wlan.isconnected():
-        _wlan.config(reconnects=2)
-        _wlan.connect(wifi["ssid"], wifi["password"])
-        deadline = time.ticks_add(time.ticks_ms(), int(wifi["timeout_s"] * 1000))
-        while not _wlan.isconnected():
-            if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
-                status = _wlan.status()
-                link_down()
-                raise OSError("Wi-Fi: no connection to %r within %d s (status %s)"
-                              % (wifi["ssid"], wifi["timeout_s"], status))
-            time.sleep_ms(100)
+    _wlan = w = network.WLAN(network.STA_IF)
+    w.active(True)
+    if w.isconnected():
+        return
+    w.config(reconnects=2)
+    ssid, key = wifi["ssid"], wifi["password"]
+    name = ssid.encode()
+    deadline = time.ticks_add(time.ticks_ms(), int(wifi["timeout_s"] * 1000))
+    mains, led, low, channel, bssid, tag = _record()
+    if channel and tag == crc32(name):
+        _tune(w, channel)
+        w.connect(ssid, key, bssid=bssid)
+        fast = time.ticks_add(time.ticks_ms(), _FAST_MS)
+        if _joined(w, fast if time.ticks_diff(deadline, fast) > 0 else deadline):
+            return
+        w.disconnect()  # connect() while connecting: "Wifi Internal Error" (facts A7)
+        _store(mains, led, low, 0, b"", 0)
+    best = None
+    for found in w.scan():
+        if found[0] == name and (best is None or found[3] > best[3]):
+            best = found
+    if best is None:  # hidden, or out of range: let the driver look
+        w.connect(ssid, key)
+    else:
+        w.connect(ssid, key, bssid=best[1])
+    if _joined(w, deadline):
+        if best is not None:
+            _store(mains, led, low, best[2], best[1], crc32(name))
+        return
+    status = w.status()
+    link_down()
+    raise OSError("Wi-Fi: no connection to %r within %d s (status %s)"
+                  % (ssid, wifi["timeout_s"], status))
+
+
+def _tune(w, channel):
+    try:
+        w.config(channel=channel)  # esp_wifi_set_channel: start on the cached channel
+    except (OSError, ValueError):
+        pass
+
+
+def _joined(w, deadline):
+    while not w.isconnected():
+        if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+            return False
+        time.sleep_ms(50)
+    return True
 
 
 def rssi():
@@ -108,17 +251,19 @@ def sync_time(host, timeout_s):
 
 def alert(code):
     """Blink the status LED `code` times (0: off); a sign that needs a human."""
-    if LED_PIN is None:
+    _, led, low = _record()[:3]
+    if led == _NO_LED:
         return
-    led = machine.Pin(LED_PIN, machine.Pin.OUT)
+    pin = machine.Pin(led, machine.Pin.OUT, value=low)
     for _ in range(code):
-        led.value(1)
+        pin.value(not low)
         time.sleep_ms(150)
-        led.value(0)
+        pin.value(low)
         time.sleep_ms(250)
 
 
 def link_down():
+    """Radio off: it is the battery's biggest cost."""
     if _wlan is not None:
         _wlan.disconnect()
         _wlan.active(False)
@@ -130,7 +275,10 @@ def safe_mode_requested(pin):
 
 
 def watchdog(timeout_ms):
-    return machine.WDT(timeout=timeout_ms)
+    """machine.WDT cannot be stopped and does not outlive deep sleep: made every wake."""
+    global _wdt
+    _wdt = machine.WDT(timeout=timeout_ms)
+    return _wdt
 
 
 def soft_reset():
@@ -138,7 +286,19 @@ def soft_reset():
 
 
 def deepsleep(ms):
-    machine.deepsleep(ms)
+    """Sleep until the next cycle. On battery: deep sleep, the chip resets on waking. On
+    mains: light sleep in slices, feeding the watchdog, then a soft reset runs the next
+    cycle with a clean heap (RTC memory and the Wi-Fi driver survive it: facts A7)."""
+    if not _record()[0]:
+        machine.deepsleep(ms)  # never returns
+    end = time.ticks_add(time.ticks_ms(), ms)
+    left = ms
+    while left > 0:
+        machine.lightsleep(min(left, _NAP_MS))
+        if _wdt is not None:
+            _wdt.feed()
+        left = time.ticks_diff(end, time.ticks_ms())
+    machine.soft_reset()
 
 
 def repl():

@@ -7,8 +7,11 @@ Unix time at this reset: the simulator's accelerated clock, or 2000-01-01 plus t
 uptime after a power-on when it plays a real ESP32's unset RTC; the host clock when
 absent) and SENSOCAN_TRUE_CLOCK (what an NTP server would say at this reset).
 world.json holds what the simulator switches between runs: {"link": "up"|"down",
-"adc": {"34": volts}, "ntp": "ok"|"fail", "rssi": dBm}.
+"adc": {"34": volts}, "ntp": "ok"|"fail", "rssi": dBm}, and the sensor chips on the
+simulated buses (see i2c() and onewire()).
 Deep sleep is a process exit; the simulator relaunches the node like a chip reset.
+SENSOCAN_EPOCH=2000 and SENSOCAN_TICKS_WRAP=<ms> give the firmware the ESP32's time
+module: seconds from 2000, ticks that wrap at 2^30 ms (<ms> before the first wrap).
 The flash (littlefs on an image file, flashdev.py) is mounted at /flash by reset.py,
 the emulated boot ROM.
 """
@@ -19,6 +22,8 @@ import os
 import sys
 import time
 
+from micropython import const
+
 NAME = "unix"
 STATE = os.getenv("SENSOCAN_STATE") or "state"
 FLASH = "/flash"
@@ -28,7 +33,46 @@ FLASH_BYTES = 512 * 4096  # the vfs partition of a 4 MB ESP32
 RTC_MEMORY_SIZE = 2048
 _CLOCK = int(os.getenv("SENSOCAN_CLOCK") or time.time())
 _TRUE_CLOCK = int(os.getenv("SENSOCAN_TRUE_CLOCK") or _CLOCK)
+_2000 = const(946684800)  # 1970-01-01 to 2000-01-01 in seconds
+_PERIOD = const(1 << 30)  # ESP32 ticks period: MP_SMALL_INT_POSITIVE_MASK + 1 (facts A8)
+_PORT_EPOCH = _2000 if os.getenv("SENSOCAN_EPOCH") == "2000" else 0
+
+
+class _Esp32Time:
+    """The ESP32's time module over the unix port's (micropython-facts §0 items 1, 12):
+    time() counts from 2000 and runs on the board's RTC (SENSOCAN_CLOCK), and the ticks
+    wrap at 2^30 ms, so clock and ticks math that only holds on the unix port (1970,
+    2^62) fails here as it would on a board. Anything else is the unix port's."""
+
+    def __init__(self, real, wrap_ms):
+        self._real = real
+        self._tick0 = _PERIOD - wrap_ms - real.ticks_ms() % _PERIOD
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def ticks_ms(self):
+        return (self._real.ticks_ms() + self._tick0) % _PERIOD
+
+    def ticks_add(self, t, delta):
+        return (t + delta) % _PERIOD
+
+    def ticks_diff(self, a, b):
+        return (a - b + _PERIOD // 2) % _PERIOD - _PERIOD // 2
+
+    def time(self):
+        return _rtc_seconds()
+
+    def gmtime(self, t=None):
+        return self._real.gmtime((_rtc_seconds() if t is None else t) + _PORT_EPOCH)
+
+
+if _PORT_EPOCH or os.getenv("SENSOCAN_TICKS_WRAP"):
+    # Installed before the firmware imports time: they all get this one.
+    time = sys.modules["time"] = _Esp32Time(time, int(os.getenv("SENSOCAN_TICKS_WRAP") or 0))
+del _Esp32Time  # its RAM back when unused: the upload phase needs every KiB
 _TICKS = time.ticks_ms()
+_EPOCH = _2000 if time.gmtime(0)[0] == 2000 else 0  # the ESP32 board's own conversion
 
 
 def _load_world():
@@ -48,16 +92,25 @@ def world():
     return _WORLD
 
 
+def configure(cfg):
+    """Nothing to set up: the emulated board has no pins to choose."""
+
+
 def reset_cause():
     """'power_on', 'deep_sleep', 'watchdog' or 'soft': why this run started."""
     return os.getenv("SENSOCAN_RESET_CAUSE") or "power_on"
+
+
+def _rtc_seconds():
+    """The RTC in the port's epoch, as time.time() gives it."""
+    return _CLOCK - _PORT_EPOCH + time.ticks_diff(time.ticks_ms(), _TICKS) // 1000
 
 
 def now():
     """Unix seconds from the board's RTC; world.json {"rtc_fault": true} breaks it."""
     if _RTC_FAULT:
         raise OSError("RTC: simulated hardware fault")
-    return _CLOCK + time.ticks_diff(time.ticks_ms(), _TICKS) // 1000
+    return _rtc_seconds() + _EPOCH  # what time.time() + _EPOCH gives on the ESP32
 
 
 def rtc_memory(data=None):
@@ -97,6 +150,53 @@ def sensor_driver(name):
     import simsensors
 
     return simsensors.DRIVERS.get(name)
+
+
+def i2c(spec):
+    """The simulated I2C bus (i2csim) with the chip models of world.json "i2c",
+    {"0x76": {"chip": "bme280", "adc": [adc_T, adc_P, adc_H]}, ...} (each model's
+    parameters; default: a BME280 at 0x76, an SHT4x at 0x44, a BH1750 at 0x23), and the
+    faults of "i2c_faults", [["0x44", "timeout", 2], ["0x76", "stuck"], ...], armed."""
+    import i2csim
+
+    bus = i2csim.I2C({})
+    chips = world().get("i2c") or {"0x76": {"chip": "bme280"}, "0x44": {"chip": "sht4x"},
+                                   "0x23": {"chip": "bh1750"}}
+    for addr, params in chips.items():
+        params = dict(params)
+        name = params.pop("chip")
+        cls = {"bme280": "BME280", "sht4x": "SHT4x", "bh1750": "BH1750"}[name]
+        bus.devices[int(addr, 16)] = getattr(__import__("chips." + name, None, None, (cls,)),
+                                             cls)(**params)
+    for fault in world().get("i2c_faults", ()):
+        bus.inject(int(fault[0], 16), *fault[1:])
+    return bus
+
+
+def i2c_recover(bus):
+    """Bus clear (9 SCL clocks, then a STOP): the simulated bus lets go of SDA."""
+    bus.recover()
+
+
+def onewire(pin):
+    """A simulated 1-Wire bus: the DS18B20 models of world.json "onewire",
+    {"4": [{"raw": 401, "serial": "010000000000"}, ...]} (default: one DS18B20), and the
+    faults of "onewire_faults", {"4": [["crc", 1], ...]}, armed."""
+    import binascii
+
+    import i2csim
+    from chips.ds18b20 import DS18B20
+
+    chips = []
+    for params in world().get("onewire", {}).get(str(pin), [{}]):
+        params = dict(params)
+        if "serial" in params:
+            params["serial"] = binascii.unhexlify(params["serial"])
+        chips.append(DS18B20(**params))
+    bus = i2csim.OneWire(chips)
+    for fault in world().get("onewire_faults", {}).get(str(pin), ()):
+        bus.inject(*fault)
+    return bus
 
 
 def link_up(wifi):

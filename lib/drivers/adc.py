@@ -1,19 +1,30 @@
-"""An analog sensor on an ADC1 pin: averaged calibrated volts, scaled.
+"""An analog sensor on an ADC1 pin: averaged, calibrated volts, converted to a value.
 
-value = volts * scale + offset, with volts from read_uv() (eFuse-calibrated on the
-ESP32). Averaging `samples` conversions smooths the ESP32 ADC's noise.
+Volts come from read_uv(): eFuse-calibrated on the ESP32, at 11 dB (150-2450 mV linear,
+micropython-facts A1). `samples` conversions are averaged to smooth the ADC's noise, then
+the pin's two-point calibration (config adc_cal) corrects what the eFuse line leaves
+(facts A2: gradients differ from the nominal ones). The `adc` driver scales the volts
+linearly; `analog` adds a valid window (vmin, vmax) or a table (drivers/analog.py).
 """
+
+from drivers.analog import Linear, Table
 
 
 class Analog:
     def __init__(self, board, spec):
         self.adc = board.adc(spec["pin"])
         self.samples = max(1, spec["samples"])
-        self.scale = spec["scale"]
-        self.offset = spec["offset"]
+        self.gain, self.offset_uv = spec.get("cal") or (1.0, 0.0)
+        if spec.get("table"):
+            self.conv = Table(spec["table"])
+        else:
+            lo, hi = spec.get("vmin"), spec.get("vmax")
+            self.conv = Linear(spec["scale"], spec["offset"],
+                               float("-inf") if lo is None else lo,
+                               float("inf") if hi is None else hi)
 
     def read(self, t, n):
         total = 0
         for _ in range(self.samples):
             total += self.adc.read_uv()
-        return total / self.samples / 1e6 * self.scale + self.offset
+        return self.conv.convert((total / self.samples * self.gain + self.offset_uv) / 1e6)

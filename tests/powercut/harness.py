@@ -92,6 +92,10 @@ class Board:
         pass
 
     @staticmethod
+    def configure(cfg):
+        pass
+
+    @staticmethod
     def sync_time(host, timeout_s):
         return 0
 
