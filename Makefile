@@ -36,3 +36,6 @@ check-config: setup
 
 clean:
 	rm -rf .sim .pytest_cache
+
+# Real boards: flash, deploy, config, monitor, logs (defined after the default target).
+include mk/deploy.mk

@@ -20,7 +20,9 @@ def server(tmp_path_factory):
     devices = {"devices": [{"uuid": DEVICE, "token": TOKEN, "sensors": SENSORS},
                            {"uuid": "b" * 8 + "-0000-0000-0000-" + "0" * 12, "token": "other",
                             "sensors": []}]}
-    with MockServer(devices, tls=(str(paths["cert"]), str(paths["key"])), control=True) as s:
+    # a stopped clock: one rate-limit window for the whole module, however slow the host
+    with MockServer(devices, tls=(str(paths["cert"]), str(paths["key"])), control=True,
+                    clock=lambda: float(T)) as s:
         s.ca = str(paths["ca_der"])
         yield s
 

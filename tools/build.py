@@ -34,8 +34,10 @@ def sources(board):
     for src in sorted((ROOT / "firmware").glob("*.py")):
         yield src, Path(src.name)
     for src in sorted((ROOT / "boards" / board).rglob("*.py")):
-        if src.name != "reset.py":
-            yield src, src.relative_to(ROOT / "boards" / board)
+        rel = src.relative_to(ROOT / "boards" / board)
+        # reset.py is the emulated boot ROM; frozen/ goes into a firmware build (manifest.py)
+        if src.name != "reset.py" and rel.parts[0] != "frozen":
+            yield src, rel
     for src in sorted((ROOT / "lib").rglob("*.py")):
         yield src, Path("lib") / src.relative_to(ROOT / "lib")
 

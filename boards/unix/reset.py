@@ -18,11 +18,14 @@ except OSError:
 vfs.mount(_fs, "/flash")
 del _fs, _state
 
-# As on the ESP32, an exception in boot.py is printed and main.py still runs.
+# As on the ESP32 (ports/esp32/main.c), main.py runs only when boot.py succeeded;
+# otherwise the exception is printed and the REPL is left to the user.
 try:
     import boot  # noqa: E402,F401
 except Exception as e:
     import sys
 
     sys.print_exception(e)
-import main  # noqa: E402,F401
+    os.putenv("MICROPYINSPECT", "1")
+else:
+    import main  # noqa: E402,F401

@@ -227,7 +227,7 @@ def node_heap(work):
             lo, hi = (lo, mid) if wake_ok(mid) else (mid, hi)
     table("A whole wake (cold boot, sample, TLS upload) on the 64-bit unix port",
           ("figure", "value"), [("smallest heap that works", "%d KiB" % hi),
-                                ("heap the simulator gives the node", sim.NODE_HEAP)])
+                                ("heap the simulator gives the node", "%s bytes" % sim.NODE_HEAP)])
 
 
 def main(argv=None):

@@ -1,0 +1,382 @@
+"""Host tool (CPython): put the built firmware on a board over its serial port, with mpremote.
+
+    python -m tools.deploy --port /dev/ttyUSB0 [--board esp32|unix] [--dry-run]
+
+Builds the device tree (tools/build.py: boot.py and main.py as source, the rest as .mpy,
+lib/ under lib/), asks the board for the SHA-256 of every file it holds (computed on the
+board, one round trip), copies only what differs, removes what an earlier deploy put
+there and the tree no longer has, and resets the board. `data/` (the spool, the log) and
+`config.json` are never touched: the list of deployed files is kept on the board in
+`.deployed`, and only files in it are ever removed.
+
+The board is found on the port by interrupting it (Ctrl-C) into its raw REPL; a node in
+deep sleep does not answer: hold its safe-mode pin low while pressing reset, or give
+--wait and press reset (the node is caught while its cycle runs). Since the node stops
+at its REPL, every tool here resets the board when done (also after --dry-run or when
+nothing changed), so the node runs on; --no-reset leaves it at the REPL.
+The helpers here (probe, info, mpremote, finish) serve tools.provision and tools.monitor.
+"""
+
+import argparse
+import errno
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import serial
+
+from tools import build
+
+MIN_VERSION = (1, 24)  # the oldest MicroPython the firmware is tested against
+MPY_MAJOR = 6  # what mpy-cross 1.2x emits; a board must load it
+MANIFEST = ".deployed"
+PLATFORMS = {"esp32": "esp32", "linux": "unix"}  # sys.platform -> board
+_RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+_LAST = ("boot.py", "main.py")  # copied last: a half deploy never runs new main.py on old code
+
+# Runs on the board: one JSON line with what it is and the hash of each file asked for.
+_INFO = """
+import sys, os, json, hashlib, binascii
+def _h(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    b = f.read(512)
+    while b:
+        h.update(b)
+        b = f.read(512)
+    f.close()
+    return binascii.hexlify(h.digest()).decode()
+def _manifest():
+    try:
+        with open(%(manifest)r) as f:
+            return [l for l in f.read().split('\\n') if l]
+    except OSError:
+        return []
+def _fs():
+    try:
+        s = os.statvfs('.')
+        return [s[0] * s[2], s[0] * s[3]]
+    except OSError:
+        return None
+_m = _manifest()
+_i = sys.implementation
+_d = {'name': _i.name, 'version': list(_i.version[:3]), 'platform': sys.platform,
+      'mpy': getattr(_i, '_mpy', 0), 'fs': _fs(), 'deployed': _m, 'root': os.listdir(),
+      'hashes': dict((p, _h(p)) for p in set(%(paths)r + _m))}
+try:
+    import gc
+    gc.collect()
+    _d['heap_free'] = gc.mem_free()
+except Exception:
+    pass
+print(json.dumps(_d))
+"""
+
+
+class DeviceError(Exception):
+    """A problem the user can act on; the message is one line, shown without a traceback."""
+
+
+# -- talking to the board --------------------------------------------------------------
+
+def mpremote_exe():
+    exe = Path(sys.executable).parent / "mpremote"
+    return str(exe) if exe.exists() else "mpremote"
+
+
+def mpremote(port, *commands, timeout=120):
+    """Run `mpremote connect PORT resume COMMANDS...`; returns its stdout.
+
+    `resume`: no soft reset first (the unix port would exit, and the board's state is
+    what we came to see); the REPL is reached by interrupting whatever runs. mpremote
+    waits for ever when a board stops answering mid-command, hence the timeout.
+    """
+    cmd = [mpremote_exe(), "connect", port, "resume", *commands]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DeviceError("the board on %s stopped answering for %d s during `mpremote %s` "
+                          "(did it reset?); run this again" % (port, timeout, commands[0])
+                          ) from None
+    if res.returncode:
+        lines = (res.stderr or res.stdout).strip().splitlines() or ["exit %d" % res.returncode]
+        raise DeviceError("mpremote failed: %s" % lines[-1])
+    return res.stdout
+
+
+def probe(port, wait=3.0):
+    """Check that a MicroPython REPL answers on `port` within `wait` seconds.
+
+    mpremote cannot tell a sleeping node from an absent one (it waits 10 s, then prints a
+    traceback), so the port is tried here first, with errors that say what to do.
+    """
+    try:
+        link = serial.Serial(port, 115200, timeout=0.05, exclusive=True)
+    except serial.SerialException as e:
+        raise DeviceError(open_problem(port, e)) from None
+    try:
+        heard = _answers(link, wait)
+    finally:
+        link.close()
+    if heard is True:
+        return
+    what = "no answer on %s within %g s" % (port, wait)
+    if heard:
+        what = "%s printed %r but no MicroPython REPL answered within %g s" % (
+            port, heard[-40:], wait)
+    raise DeviceError(
+        "%s: the node is probably in deep sleep (or MicroPython is not flashed: make flash). "
+        "Hold its safe-mode pin (config safe_mode_pin) low and press reset, then run this "
+        "again; or run it with --wait 30 and press reset" % what)
+
+
+def _answers(link, wait):
+    """True when the raw REPL answered, else the bytes heard (b"" for silence)."""
+    heard = b""
+    deadline = time.monotonic() + wait
+    while True:
+        link.write(b"\r\x03")  # interrupt whatever runs (the node's cycle too)
+        time.sleep(0.05)
+        link.write(b"\r\x01")  # and ask for the raw REPL
+        round_end = min(deadline, time.monotonic() + 0.5)
+        while time.monotonic() < round_end:
+            heard += link.read(256)
+            if _RAW_PROMPT in heard:
+                link.write(b"\r\x02")  # back to the friendly REPL, as we found it
+                return True
+        if time.monotonic() >= deadline:
+            return heard
+
+
+def open_problem(port, e):
+    code = getattr(e, "errno", None)
+    text = str(e)
+    if code == errno.ENOENT or "No such file" in text:
+        return "no board on %s: the port does not exist (is the board plugged in?)" % port
+    if code == errno.EACCES or "Permission denied" in text:
+        return "no permission to open %s (add yourself to the dialout group)" % port
+    if code == errno.EBUSY or "exclusively lock" in text or "busy" in text.lower():
+        return "%s is busy: another program has it open (a monitor, mpremote, a terminal?)" % port
+    return "cannot open %s: %s" % (port, text)
+
+
+def info(port, paths=()):
+    """What the board is, its filesystem, and the SHA-256 of each of `paths` (None: absent)."""
+    out = mpremote(port, "exec", _INFO % {"manifest": MANIFEST, "paths": list(paths)})
+    for line in reversed(out.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise DeviceError("the board did not report itself (got %r)" % out[-80:])
+
+
+def check_micropython(port, about, board=None):
+    """Refuse a board that cannot run the firmware; returns the board name (esp32, unix)."""
+    version = tuple(about["version"])
+    if about["name"] != "micropython":
+        raise DeviceError("%s runs %s, not MicroPython" % (port, about["name"]))
+    if version < MIN_VERSION:
+        raise DeviceError("%s runs MicroPython %s, too old: flash v%d.%d or newer "
+                          "(make flash PORT=%s FIRMWARE=...)"
+                          % (port, _dotted(version), *MIN_VERSION, port))
+    if about["mpy"] & 0xFF != MPY_MAJOR:
+        raise DeviceError("%s runs MicroPython %s, which loads .mpy version %d; the build "
+                          "makes version %d: use a MicroPython and mpy-cross that agree"
+                          % (port, _dotted(version), about["mpy"] & 0xFF, MPY_MAJOR))
+    found = PLATFORMS.get(about["platform"])
+    if found is None:
+        raise DeviceError("the board on %s is %s; the firmware runs on %s"
+                          % (port, about["platform"], ", ".join(sorted(PLATFORMS))))
+    if board and board != found:
+        raise DeviceError("the board on %s is %s, not %s" % (port, found, board))
+    if about["fs"] is None:
+        raise DeviceError("%s has no filesystem mounted (corrupt?): see its console; at its "
+                          "REPL, erase_filesystem() formats it (data/ and config.json are lost)"
+                          % port)
+    return found
+
+
+def _dotted(version):
+    return ".".join(str(v) for v in version)
+
+
+# -- what to copy -----------------------------------------------------------------------
+
+def protected(path):
+    """The node's own files, which a deploy never writes nor removes."""
+    return path in ("config.json", MANIFEST) or path == "data" or path.startswith("data/")
+
+
+def local_tree(root):
+    """{device path: sha256} of the files to deploy from the tree at `root`."""
+    files = {}
+    for f in sorted(Path(root).rglob("*")):
+        rel = f.relative_to(root).as_posix()
+        if f.is_file() and not protected(rel):
+            files[rel] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return files
+
+
+class Plan:
+    """What a deploy changes on the board."""
+
+    def __init__(self, local, about):
+        device = about["hashes"]
+        self.new = [p for p in local if device.get(p) is None]
+        self.changed = [p for p in local if device.get(p) not in (None, local[p])]
+        self.unchanged = [p for p in local if device.get(p) == local[p]]
+        self.stale = [p for p in about["deployed"]
+                      if p not in local and not protected(p) and device.get(p) is not None]
+        self.paths = list(local)
+        self.manifest_ok = sorted(about["deployed"]) == sorted(local)
+
+    @property
+    def copies(self):
+        return sorted(self.new + self.changed, key=lambda p: (p in _LAST, p))
+
+    def empty(self):
+        return not (self.copies or self.stale) and self.manifest_ok
+
+    def show(self, out=print):
+        for p in self.copies:
+            out("copy    %s (%s)" % (p, "new" if p in self.new else "changed"))
+        for p in self.stale:
+            out("remove  %s (no longer in the build)" % p)
+
+
+def commands(tree, plan):
+    """The mpremote commands that carry out `plan`, in one session.
+
+    The manifest first lists old and new files, so a deploy cut short still knows what
+    it may remove next time; it is narrowed to the new list once the copies are done.
+    """
+    dirs = sorted({str(Path(p).parent.as_posix()) for p in plan.copies} - {"."})
+    before = sorted(set(plan.paths) | set(plan.stale))
+    cmds = ["exec", _SCRIPT_PREPARE % {"dirs": dirs, "manifest": MANIFEST, "files": before}]
+    for p in plan.copies:
+        cmds += ["+", "cp", "-f", str(Path(tree) / p), ":" + p]
+    cmds += ["+", "exec", _SCRIPT_FINISH % {"stale": plan.stale, "manifest": MANIFEST,
+                                            "files": sorted(plan.paths)}]
+    return cmds
+
+
+_SCRIPT_PREPARE = """
+import os
+for d in %(dirs)r:
+    p = ''
+    for part in d.split('/'):
+        p += part
+        try:
+            os.mkdir(p)
+        except OSError:
+            pass
+        p += '/'
+with open(%(manifest)r, 'w') as f:
+    f.write('\\n'.join(%(files)r) + '\\n')
+"""
+
+_SCRIPT_FINISH = """
+import os
+for p in %(stale)r:
+    os.remove(p)
+    d = p.rpartition('/')[0]
+    while d:
+        try:
+            os.rmdir(d)
+        except OSError:
+            break
+        d = d.rpartition('/')[0]
+with open(%(manifest)r, 'w') as f:
+    f.write('\\n'.join(%(files)r) + '\\n')
+"""
+
+
+def mip_package(board="esp32"):
+    """The text of package.json, for `mpremote mip install github:OWNER/REPO`.
+
+    mip writes each file under its target, /lib by default: lib/ goes there and the
+    rest to the root ("../", which littlefs resolves). Sources, not .mpy: mip cannot
+    compile, so the board does at import (`make deploy` is the lighter way).
+    """
+    urls = []
+    for src, rel in build.sources(board):
+        rel = rel.as_posix()
+        if not rel.startswith("frozen/"):  # frozen into a custom build (manifest.py)
+            dest = rel[len("lib/"):] if rel.startswith("lib/") else "../" + rel
+            urls.append("    " + json.dumps([dest, src.relative_to(build.ROOT).as_posix()]))
+    return '{\n  "urls": [\n%s\n  ],\n  "version": "0.1.0"\n}\n' % ",\n".join(urls)
+
+
+# -- the command -----------------------------------------------------------------------
+
+def deploy(port, board=None, tree=None, dry_run=False, wait=3.0, reset=True, out=print):
+    """Bring the board on `port` up to date with the build; returns the Plan carried out."""
+    probe(port, wait)
+    about = info(port)
+    board = check_micropython(port, about, board)
+    tree = Path(tree) if tree else build.build(board)
+    local = local_tree(tree)
+    plan = Plan(local, info(port, local))
+    out("%s: MicroPython %s, %s board; %d files in %s" % (
+        port, _dotted(about["version"]), board, len(local), tree))
+    plan.show(out)
+    if dry_run:
+        out("dry run: %d to copy, %d to remove, %d unchanged; nothing done"
+            % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
+    elif plan.empty():
+        out("up to date: %d files unchanged" % len(plan.unchanged))
+    else:
+        mpremote(port, *commands(tree, plan))
+        out("deployed: %d copied, %d removed, %d unchanged"
+            % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
+    finish(port, reset, out)
+    return plan
+
+
+def finish(port, reset=True, out=print):
+    """Every session stopped the node at its REPL: a reset starts it again."""
+    if reset:
+        mpremote(port, "reset")
+        out("board reset: the node starts again")
+    else:
+        out("board left at its REPL (--no-reset): reset it to start the node again")
+
+
+def run_tool(name, body):
+    """Run a tool's `body()`; a DeviceError is one line on stderr and exit status 1."""
+    try:
+        return body()
+    except DeviceError as e:
+        print("%s: %s" % (name, e), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0")
+    ap.add_argument("--board", choices=sorted(set(PLATFORMS.values())),
+                    help="the build to deploy (default: what the board says it is)")
+    ap.add_argument("--tree", help="deploy this prebuilt tree instead of building")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="show what would change, change nothing")
+    ap.add_argument("--wait", type=float, default=3.0,
+                    help="seconds to keep trying to reach the REPL (default 3)")
+    ap.add_argument("--no-reset", action="store_true", help="leave the board at its REPL")
+    args = ap.parse_args(argv)
+
+    def body():
+        deploy(args.port, args.board, args.tree, args.dry_run, args.wait, not args.no_reset)
+        return 0
+
+    return run_tool("deploy", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
