@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: setup test sim bench fuzz-power check-config clean
+.PHONY: setup test sim bench fuzz-power check-config battery-life clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ fuzz-power: setup
 # Figures: flash wear, spool speed and heap, upload cost against requests, node heap.
 bench: setup
 	$(BIN)/python -m tools.bench
+
+# Days a battery lasts, from a documented current model (docs/energy.md).
+battery-life: setup
+	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) --capacity-mah $(or $(MAH),2500)
 
 check-config: setup
 	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json)

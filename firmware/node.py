@@ -18,6 +18,7 @@ from spool import Spool
 _WDT_MS = 120000  # covers DNS, NTP, a TLS handshake and a request at its deadline
 _RESET_CODES = {"power_on": 1, "deep_sleep": 2, "watchdog": 3, "soft": 4}
 _ALERT_BLINKS = {401: 3, 404: 4}  # status -> LED blink code: a human must fix the config
+_T0 = time.ticks_ms()  # awake_ms counts from here: main.py imports this just before run()
 
 
 def _next_due(due, interval, now):
@@ -124,10 +125,11 @@ class Node:
         board, st, up, fig = self.board, self.st, self.cfg["upload"], self.figures
         api_cfg = self.cfg["api"]
         fig["http_status"] = 0
-        t0 = time.ticks_ms()
+        t0 = time.ticks_ms()  # radio_ms: from link_up to link_down, a failed join too
         try:
             board.link_up(self.cfg["wifi"])
         except OSError as e:
+            fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
             return self._retry(now, None, "link: %s" % e)
         fig["wifi_connect_ms"] = time.ticks_diff(time.ticks_ms(), t0)
         fig["rssi"] = board.rssi()
@@ -161,11 +163,14 @@ class Node:
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
                                 date, self.wdt.feed).drain(battery, up["max_requests"])
             self._low_heap()
-            fig["tls_handshakes"] = http.handshakes
         finally:
             if http:
+                fig["tls_handshakes"] = http.handshakes
+                # HTTP bytes, before TLS (a stand-in client without the counter: none)
+                fig["bytes_sent"] = getattr(http, "bytes_sent", None)
                 http.close()
             board.link_down()
+            fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
         st.unsure += res.unsure
         fig["http_status"] = res.status or (201 if res.requests else 0)
         text = "sent %d, %d requests" % (res.acked, res.requests)
@@ -216,6 +221,8 @@ class Node:
         due = now >= st.next_upload and now >= st.retry_at
         # the battery is read before the radio is on: transmit bursts sag the supply
         stored, battery = self.sample(now, due)
+        if battery is not None:  # kept for the power bands: a wake that fails to read
+            st.battery_mv = int(battery * 1000)  # it goes by the last reading
         if stored is not None:
             parts.append("stored %d" % stored)
             st.next_sample = _next_due(st.next_sample or now, cfg["sample_interval_s"], now)
@@ -230,6 +237,8 @@ class Node:
                 import health
 
                 t = board.now()
+                # so far: the health readings are stored before the wake ends
+                self.figures["awake_ms"] = time.ticks_diff(time.ticks_ms(), _T0)
                 health.record(self.spool, self.health, self.figures, self.st, t, self._session(t))
                 del sys.modules["health"]
         if self.jump:  # the clock was set: keep the schedule where it was meant to be
@@ -242,6 +251,12 @@ class Node:
             import backoff
 
             interval = cfg["upload_interval_s"]
+            mv = st.battery_mv
+            for below_v, band in cfg.get("power_bands", ()):  # highest voltage first
+                if 0 < mv < below_v * 1000:
+                    interval = band
+            if interval != cfg["upload_interval_s"]:
+                parts.append("battery %d mV: upload every %d s" % (mv, interval))
             st.next_upload = _next_due(
                 st.next_upload or backoff.phase(cfg["api"]["device_uuid"], interval),
                 interval, now)

@@ -81,7 +81,9 @@ BATTERY_SOURCES = {
 BOARDS = ("esp32", "unix")
 # node health figures that can be sent as readings (config "health": {figure: slug})
 HEALTH = ("spool_depth", "dropped", "dead_letters", "http_status", "reset_cause",
-          "min_free_heap", "rssi", "wifi_connect_ms", "tls_handshakes", "unsure")
+          "min_free_heap", "rssi", "wifi_connect_ms", "tls_handshakes", "unsure",
+          "awake_ms", "radio_ms", "bytes_sent", "flash_writes")
+_MAX_BANDS = 8
 
 
 class ConfigError(Exception):
@@ -262,9 +264,11 @@ def validate(raw, base_dir="", exists=None):
     cfg["battery"] = _battery(c, raw, board, chip, model, cal)
     cfg["sensors"] = _sensors(c, raw, board, base_dir, chip, cal)
     cfg["health"] = _health(c, raw, cfg["sensors"])
+    cfg["power_bands"] = _power_bands(c, raw, cfg["upload_interval_s"], cfg["battery"])
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
                     "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",
-                    "health", "board_model", "pins", "power", "i2c", "adc_cal"), "")
+                    "health", "board_model", "pins", "power", "i2c", "adc_cal",
+                    "power_bands"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg
@@ -472,6 +476,54 @@ def _health(c, raw, sensors):
         else:
             taken.add(slug)
             out[name] = slug
+    return out
+
+
+def _power_bands(c, raw, base, battery):
+    """[(below volts, upload interval s), ...] from [{"below_v": 3.6, "upload_interval_s":
+    1800}, ...]: the battery's last reading below a band's voltage stretches the upload
+    interval to the band's (the lowest band it is below wins). Highest voltage first;
+    an interval never shrinks as the voltage drops."""
+    bands = raw.get("power_bands")
+    if bands is None:
+        return []
+    if type(bands) is not list or len(bands) > _MAX_BANDS:
+        c.err("power_bands", "expected a list of at most %d {\"below_v\": volts, "
+              "\"upload_interval_s\": seconds}, got %s" % (_MAX_BANDS, _show(bands)))
+        return []
+    out = []
+    last = None  # path of the previous valid band
+    for i, b in enumerate(bands):
+        path = "power_bands[%d]" % i
+        if type(b) is not dict:
+            c.err(path, "expected an object, got %s" % _show(b))
+            continue
+        v = c.field(b, "below_v", path + ".below_v", NUM)
+        s = c.field(b, "upload_interval_s", path + ".upload_interval_s", INT)
+        c.unknown(b, ("below_v", "upload_interval_s"), path)
+        if not (_is_num(v) and _is_int(s)):
+            continue
+        ok = True
+        if not 0.5 <= v <= 100:
+            c.err(path + ".below_v", "must be between 0.5 and 100 volts, got %s" % _show(b["below_v"]))
+            ok = False
+        elif out and v >= out[-1][0]:
+            c.err(path + ".below_v", "must be below %s.below_v (%s V): list the bands from "
+                  "the highest voltage down" % (last, _show(out[-1][0])))
+            ok = False
+        if _is_int(base) and s < base:
+            c.err(path + ".upload_interval_s", "must be at least upload_interval_s (%d), got %d"
+                  % (base, s))
+            ok = False
+        elif out and s < out[-1][1]:
+            c.err(path + ".upload_interval_s", "must be at least %s.upload_interval_s (%d): a "
+                  "lower battery never uploads more often" % (last, out[-1][1]))
+            ok = False
+        if ok:
+            out.append((v, s))
+            last = path
+    if bands and battery.get("source") == "none":
+        c.err("power_bands", "needs a battery reading: set battery.source")
     return out
 
 

@@ -50,6 +50,7 @@ class Spool:
         self.keep_oldest = keep_oldest
         self.log = log
         self.dropped = self.dead = self.lost = 0
+        self.writes = 0  # files written since this Spool was opened (flash wear, energy)
         self._stage = bytearray(_STAGE * RECORD)
         self._staged = 0
         self._one = bytearray(RECORD)
@@ -118,6 +119,7 @@ class Spool:
         struct.pack_into(_STATE_FMT, buf, 0, _STATE_MAGIC, self.cursor, self.tail, self.dropped,
                          self.dead, self.lost)
         struct.pack_into("<I", buf, 24, binascii.crc32(memoryview(buf)[:24]))
+        self.writes += 1
         tmp = self.root + "/state.tmp"
         with open(tmp, "wb") as f:
             f.write(buf)
@@ -151,6 +153,7 @@ class Spool:
         data = memoryview(self._stage)[: n * RECORD]
         for attempt in (0, 1):
             try:
+                self.writes += 1
                 _write(self.q + "%08x" % self.tail, data)
                 break
             except OSError as e:
@@ -187,6 +190,7 @@ class Spool:
         first small file (atomic), then remove the rest (recovery removes leftovers)."""
         first = f = self._run_first
         names = []
+        self.writes += 1
         with open(self.q + "tmp", "wb") as out:
             while f < self.tail:
                 name = self.q + "%08x" % f
@@ -278,6 +282,7 @@ class Spool:
         buf = bytearray(16 * RECORD)
         for i in range(16):
             _pack(buf, i * RECORD, 0, LOST, 0, 0.0)
+        self.writes += 1
         with open(self.q + "%08x" % first, "wb") as out:
             while first < end:
                 k = min(16, end - first)
@@ -319,6 +324,7 @@ class Spool:
         buf[16:size] = memoryview(bits)[: size - 16]
         struct.pack_into("<I", buf, size, binascii.crc32(memoryview(buf)[:size]))
         tmp = self.root + "/sent.tmp"
+        self.writes += 1
         with open(tmp, "wb") as f:
             f.write(buf)
         os.rename(tmp, self.root + "/sent")
@@ -365,6 +371,7 @@ class Spool:
                 os.rename(path, path + ".1")
         except OSError:
             pass
+        self.writes += 1
         with open(path, "ab") as f:
             f.write(rec)
         self.dead += 1

@@ -116,3 +116,13 @@ def backlog(run):
     m = re.search(r"backlog (\d+)", run.output)
     assert m, run.output
     return int(m.group(1))
+
+
+def health_kit(tmp, health):
+    """A Kit whose device knows the health figures' slugs, with config.json's
+    "health" set to `health` ({figure: slug})."""
+    extra = [{"slug": slug, "uuid": "00000000-0000-0000-0000-%012d" % i}
+             for i, slug in enumerate(health.values())]
+    kit = Kit(tmp, extra_sensors=extra)
+    kit.write_config(health=health)
+    return kit

@@ -13,14 +13,14 @@ from tools.sensocan_mock import MockServer
 T = 1795751000  # 2026-11-27T03:43:20Z
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api")
-    paths = certs.make_ca(tmp)
+@pytest.fixture
+def server(tmp_path):
+    """A mock of its own per test: the rate-limit counts the replies show start afresh."""
+    paths = certs.make_ca(tmp_path)
     devices = {"devices": [{"uuid": DEVICE, "token": TOKEN, "sensors": SENSORS},
                            {"uuid": "b" * 8 + "-0000-0000-0000-" + "0" * 12, "token": "other",
                             "sensors": []}]}
-    # a stopped clock: one rate-limit window for the whole module, however slow the host
+    # a stopped clock: one rate-limit window for the whole test, however slow the host
     with MockServer(devices, tls=(str(paths["cert"]), str(paths["key"])), control=True,
                     clock=lambda: float(T)) as s:
         s.ca = str(paths["ca_der"])
@@ -62,7 +62,7 @@ def test_bulk_readings(server):
     out = run_api(server, (
         "items = [(sensocan.BULK_PREFIX, v, T + 900 * i) for i, v in enumerate((22.1, 22.4, 22.8))]\n"
         "show(api.send_bulk(%r, items, 3.6))\n") % SENSORS[1]["uuid"])
-    assert out == ["stored 201 'Successfully stored 3 readings.' 3 998 None True []"]
+    assert out == ["stored 201 'Successfully stored 3 readings.' 3 999 None True []"]
     assert json.loads(last_body(server)) == {"data": [
         {"value": 22.1, "timestamp": "2026-11-27T03:43:20Z"},
         {"value": 22.4, "timestamp": "2026-11-27T03:58:20Z"},
@@ -76,7 +76,7 @@ def test_batch_by_slug_and_uuid_without_timestamp(server):
         "                     (sensocan.item_prefix(None, %r), 60.2, None),\n"
         "                     (sensocan.item_prefix('soil'), -0.000123456789, T)]))\n")
         % SENSORS[1]["uuid"])
-    assert out == ["stored 201 'Successfully processed 3 readings.' 3 997 None True []"]
+    assert out == ["stored 201 'Successfully processed 3 readings.' 3 999 None True []"]
     assert last_body(server) == (
         '{"data":[{"sensor_slug":"temp_01","value":25.5,"timestamp":"2026-11-27T03:43:20Z"},'
         '{"sensor_uuid":"%s","value":60.2},'
@@ -111,13 +111,13 @@ def test_nan_and_infinity_are_refused_before_sending(server):
 def test_reply_classes(server):
     s = SENSORS[0]["uuid"]
     assert run_api(server, "show(api.single(%r, 1.0, T))" % s, token="wrong") == [
-        "unauthorized 401 'Unauthenticated.' None 996 None True []"]
+        "unauthorized 401 'Unauthenticated.' None 999 None True []"]
     assert run_api(server, "show(api.single(%r, 1.0, T))" % s, token="other") == [
-        "unauthorized 401 'Unauthenticated.' None 995 None True []"]
+        "unauthorized 401 'Unauthenticated.' None 998 None True []"]
     assert run_api(server, "show(api.single(%r, 1.0, T))" % ("0" * 8 + SENSORS[0]["uuid"][8:])) == [
-        "not_found 404 'Sensor not found.' None 994 None True []"]
+        "not_found 404 'Sensor not found.' None 997 None True []"]
     assert run_api(server, (
-        "show(api.send_batch([(sensocan.item_prefix(None, %r), 1.0, T)], 99.5))\n") % s) == ["stored 201 'Successfully processed 1 readings.' 1 993 None True []"]
+        "show(api.send_batch([(sensocan.item_prefix(None, %r), 1.0, T)], 99.5))\n") % s) == ["stored 201 'Successfully processed 1 readings.' 1 996 None True []"]
     server.faults.add(action="reply", status=422, times=1, body={
         "message": "Validation failed.", "errors": {"battery_voltage": ["out of range"]}})
     assert run_api(server, "show(api.single(%r, 1.0, T, battery=3.7))" % s) == [

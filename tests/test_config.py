@@ -63,6 +63,27 @@ CASES = [
       "extra: unknown setting"]),
     (dict(sensors=[{"slug": "r", "driver": "replay", "file": "missing.csv"}]),
      ['sensors[0].file: file "missing.csv" not found']),
+    (dict(battery={"source": "sim"}, power_bands=[
+        {"below_v": 3.6, "upload_interval_s": 1800}, {"below_v": 3.7, "upload_interval_s": 300},
+        {"below_v": "low", "volts": 1}, 5, {"below_v": 3.4, "upload_interval_s": 900}]),
+     ["power_bands[1].below_v: must be below power_bands[0].below_v (3.6 V): list the bands"
+      " from the highest voltage down",
+      "power_bands[1].upload_interval_s: must be at least upload_interval_s (600), got 300",
+      'power_bands[2].below_v: expected a number, got "low"',
+      "power_bands[2].upload_interval_s: missing (expected an integer)",
+      "power_bands[2].volts: unknown setting",
+      "power_bands[3]: expected an object, got 5",
+      "power_bands[4].upload_interval_s: must be at least power_bands[0].upload_interval_s"
+      " (1800): a lower battery never uploads more often"]),
+    (dict(power_bands=[{"below_v": 0.2, "upload_interval_s": 600}]),
+     ["power_bands[0].below_v: must be between 0.5 and 100 volts, got 0.2",
+      "power_bands: needs a battery reading: set battery.source"]),
+    (dict(power_bands={"below_v": 3.5}, health={"awake_ms": "n_awake", "radio_s": "x"}),
+     ['health.radio_s: unknown health figure (known: spool_depth, dropped, dead_letters,'
+      ' http_status, reset_cause, min_free_heap, rssi, wifi_connect_ms, tls_handshakes, unsure,'
+      ' awake_ms, radio_ms, bytes_sent, flash_writes)',
+      'power_bands: expected a list of at most 8 {"below_v": volts, "upload_interval_s":'
+      ' seconds}, got {"below_v": 3.5}']),
 ]
 
 
@@ -115,6 +136,16 @@ def test_valid_config_is_normalised_with_defaults(tmp_path):
     assert cfg["sample_interval_s"] == 60 and cfg["upload_interval_s"] == 600
     assert cfg["battery"] == {"source": "none"}
     assert cfg["sensors"][0]["shape"] == "sine" and cfg["sensors"][0]["index"] == 0
+
+
+def test_power_bands_are_normalised(tmp_path):
+    path = write(tmp_path, base(battery={"source": "sim"}, upload_interval_s=900, power_bands=[
+        {"below_v": 3.6, "upload_interval_s": 1800}, {"below_v": 3.4, "upload_interval_s": 7200}]))
+    cfg, errors = check_config.check(path)
+    assert errors == [] and device_errors(path) == []
+    assert cfg["power_bands"] == [(3.6, 1800), (3.4, 7200)]
+    cfg, _ = check_config.check(write(tmp_path, base()))
+    assert cfg["power_bands"] == []
 
 
 def test_http_allowed_only_when_explicit(tmp_path):

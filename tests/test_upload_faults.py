@@ -8,7 +8,7 @@ lost, and the node counted them.
 
 import pytest
 
-from tests.nodekit import SENSORS, Kit, backlog, counted, epoch
+from tests.nodekit import Kit, backlog, counted, epoch, health_kit
 
 
 def drain(kit, most=15):
@@ -150,11 +150,8 @@ HEALTH = {"spool_depth": "node_backlog", "http_status": "node_http", "reset_caus
 
 
 def test_health_figures_arrive_as_readings(tmp_path):
-    extra = [{"slug": slug, "uuid": "00000000-0000-0000-0000-%012d" % i}
-             for i, slug in enumerate(HEALTH.values())]
-    kit = Kit(tmp_path, extra_sensors=extra)
+    kit = health_kit(tmp_path, HEALTH)
     try:
-        kit.write_config(health=HEALTH)
         runs = kit.cycles(12)  # health readings join the backlog after every upload
         got = {}
         for r in kit.readings():
@@ -183,4 +180,3 @@ def test_wrong_token_then_fixed_resumes_without_a_visit(kit):
     runs = drain(kit)
     assert "uploads accepted again: alert cleared" in "".join(r.output for r in runs)
     assert check_delivered(kit, [run] + runs) == 0
-    assert SENSORS

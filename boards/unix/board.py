@@ -7,8 +7,8 @@ Unix time at this reset: the simulator's accelerated clock, or 2000-01-01 plus t
 uptime after a power-on when it plays a real ESP32's unset RTC; the host clock when
 absent) and SENSOCAN_TRUE_CLOCK (what an NTP server would say at this reset).
 world.json holds what the simulator switches between runs: {"link": "up"|"down",
-"adc": {"34": volts}, "ntp": "ok"|"fail", "rssi": dBm}, and the sensor chips on the
-simulated buses (see i2c() and onewire()).
+"adc": {"34": volts}, "ntp": "ok"|"fail", "rssi": dBm, "link_ms": join time}, and the
+sensor chips on the simulated buses (see i2c() and onewire()).
 Deep sleep is a process exit; the simulator relaunches the node like a chip reset.
 SENSOCAN_EPOCH=2000 and SENSOCAN_TICKS_WRAP=<ms> give the firmware the ESP32's time
 module: seconds from 2000, ticks that wrap at 2^30 ms (<ms> before the first wrap).
@@ -200,7 +200,10 @@ def onewire(pin):
 
 
 def link_up(wifi):
-    """Bring the network up; raises OSError when the simulator has switched it off."""
+    """Bring the network up; raises OSError when the simulator has switched it off.
+    world.json "link_ms" (default 0: at once) is how long the emulated join takes,
+    so the node's wifi_connect_ms and radio_ms figures see a real wait."""
+    time.sleep_ms(world().get("link_ms", 0))
     if world().get("link", "up") != "up":
         raise OSError("link down (no access point)")
 

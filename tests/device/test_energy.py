@@ -1,0 +1,99 @@
+# Device tests (MicroPython): the spool's write counter (the flash_writes health figure)
+# counts every file it writes, and the RTC state keeps the last battery reading.
+import os
+
+import flashfs
+import spool
+from rtcstate import RtcState
+from spool import RECORD, Spool
+
+ROOT = "/flash/data/spool"
+_opened = [0]
+_open = open
+
+
+def _counting_open(path, mode="r", *args):
+    """The builtin open, counting the files opened for writing (or appending)."""
+    if "w" in mode or "a" in mode:
+        _opened[0] += 1
+    return _open(path, mode, *args)
+
+
+spool.open = _counting_open  # the module's global: every open() in spool.py goes through it
+
+
+def fill(sp, first, n, per_commit):
+    for i in range(first, first + n):
+        sp.append(i % 3, 1000000000 + i, float(i))
+        if (i - first + 1) % per_commit == 0:
+            sp.commit()
+    sp.commit()
+
+
+def test_spool_counts_every_file_it_writes():
+    flashfs.mount()
+    sp = Spool(ROOT, capacity=400)
+    assert sp.writes == _opened[0] == 1  # a new spool saves its state
+    fill(sp, 0, 250, 50)  # 5 commits, and a merge once the small files reach 3 KiB
+    assert _opened[0] == 1 + 5 + 1 and sp.writes == _opened[0]
+    sp.save_progress(10, bytearray(2))
+    buf = bytearray(3 * RECORD)
+    assert sp.read(0, buf) == 3
+    sp.dead_letter(buf, 0)
+    sp.ack(10)
+    assert _opened[0] == 10 and sp.writes == _opened[0]
+    fill(sp, 250, 250, 50)  # beyond the capacity: the oldest files go (state saves)
+    assert sp.dropped and sp.writes == _opened[0]
+    full = Spool(ROOT, capacity=400, keep_oldest=True)
+    before = _opened[0]
+    assert full.pending() == 300
+    fill(full, 500, 120, 60)  # stored, then refused (360 + 60 > 400): a state save
+    assert full.dropped == sp.dropped + 60 and full.writes == _opened[0] - before == 2
+
+
+def test_spool_counts_the_writes_of_its_recovery():
+    flashfs.mount()
+    sp = Spool(ROOT)
+    fill(sp, 0, 30, 10)
+    names = sorted(n for n in os.listdir(ROOT + "/q") if len(n) == 8)
+    assert len(names) == 3
+    os.remove(ROOT + "/q/" + names[1])  # a file the flash lost: tombstones take its place
+    before = _opened[0]
+    again = Spool(ROOT)
+    assert again.lost == 10 and again.writes == _opened[0] - before == 2  # tombstones, state
+
+
+class _Board:
+    def __init__(self):
+        self.mem = b""
+
+    def rtc_memory(self, data=None):
+        if data is None:
+            return self.mem
+        self.mem = bytes(data)
+
+
+def test_rtc_state_keeps_the_battery_reading_within_its_64_bytes():
+    board = _Board()
+    st = RtcState()
+    st.battery_mv, st.cycle, st.unsure = 3712, 9, 4
+    st.save(board)
+    assert len(board.mem) <= 64
+    back = RtcState.load(board)
+    assert (back.battery_mv, back.cycle, back.unsure) == (3712, 9, 4)
+    st.battery_mv = 70000  # out of a uint16: saturates, never wraps to a low battery
+    st.save(board)
+    assert RtcState.load(board).battery_mv == 65535
+
+
+def test_rtc_state_of_the_previous_layout_starts_afresh():
+    import binascii
+    import struct
+
+    old = bytearray(44)  # "SNR2": 40 bytes without battery_mv, then the CRC
+    struct.pack_into("<IBBHIIIIIIHHI", old, 0, 0x534E5232, 0, 2, 0, 7, 3, 1, 2, 3, 0, 0, 0, 0)
+    struct.pack_into("<I", old, 40, binascii.crc32(memoryview(old)[:40]))
+    board = _Board()
+    board.mem = bytes(old)
+    st = RtcState.load(board)
+    assert st.cycle == 0 and st.failures == 0 and st.battery_mv == 0
