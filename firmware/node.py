@@ -166,8 +166,7 @@ class Node:
         finally:
             if http:
                 fig["tls_handshakes"] = http.handshakes
-                # HTTP bytes, before TLS (a stand-in client without the counter: none)
-                fig["bytes_sent"] = getattr(http, "bytes_sent", None)
+                fig["bytes_sent"] = http.bytes_sent  # HTTP bytes, before TLS
                 http.close()
             board.link_down()
             fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
@@ -252,7 +251,7 @@ class Node:
 
             interval = cfg["upload_interval_s"]
             mv = st.battery_mv
-            for below_v, band in cfg.get("power_bands", ()):  # highest voltage first
+            for below_v, band in cfg["power_bands"]:  # highest voltage first
                 if 0 < mv < below_v * 1000:
                     interval = band
             if interval != cfg["upload_interval_s"]:

@@ -137,7 +137,7 @@ class Reply:
 class FakeHttp:
     """The server: stores a batch whole or rejects its poisoned items (422)."""
 
-    handshakes = 0
+    handshakes = bytes_sent = 0
 
     def __init__(self, *args, **kw):
         pass
@@ -176,7 +176,7 @@ def config(sc):
                 "device_uuid": "d", "allow_insecure_http": True, "timeout_s": 10.0},
         "upload": {"chunk_max": BATCH, "max_requests": 20, "backoff_base_s": 30,
                    "backoff_cap_s": 3600, "alert_retry_s": 3600},
-        "clock": {"ntp_host": "ntp", "ntp_timeout_s": 1.0}, "health": {},
+        "clock": {"ntp_host": "ntp", "ntp_timeout_s": 1.0}, "health": {}, "power_bands": [],
         "wifi": {}, "sample_interval_s": 60, "upload_interval_s": 60 * sc.upload_every,
         "safe_mode_pin": None, "spool": {"capacity": sc.capacity, "when_full": "drop_oldest"},
         "battery": {"source": "none"},
