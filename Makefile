@@ -36,7 +36,7 @@ battery-life: setup
 	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) --capacity-mah $(or $(MAH),2500)
 
 check-config: setup
-	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json)
+	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json --skip-files)
 
 clean:
 	rm -rf .sim .pytest_cache

@@ -42,13 +42,30 @@ def check(board):
         if config["board"] != board.NAME:
             found.append('board: config is for "%s" but this is the %s board'
                          % (config["board"], board.NAME))
-        elif board.safe_mode_requested(config["safe_mode_pin"]):
+        elif _held(board, config["safe_mode_pin"]):
             found.append("safe-mode pin %d held at boot" % config["safe_mode_pin"])
     st = rtcstate.RtcState.load(board)
     if st.crashes >= CRASH_LOOP:
-        found.append("crash loop: the last %d runs crashed (see %s/log.txt); "
-                     "reset the board to try again" % (st.crashes, board.DATA_DIR))
+        found.append("crash loop: the last %d runs crashed (see %s/log.txt); power-cycle "
+                     "the board to try again, or clear the count here: "
+                     "board.rtc_memory(b'')" % (st.crashes, board.DATA_DIR))
     reasons = found or None
+
+
+def _held(board, pin):
+    """The safe-mode pin held low. After a power-on or reset button the node watches it
+    for board.SAFE_MODE_GRACE_MS: the ESP32's BOOT button (GPIO0) is a strapping pin,
+    so it can only be pressed once the chip has started; a deep-sleep wake reads it once."""
+    import time
+
+    grace = board.SAFE_MODE_GRACE_MS if board.reset_cause() == "power_on" else 0
+    end = time.ticks_add(time.ticks_ms(), grace)
+    while True:
+        if board.safe_mode_requested(pin):
+            return True
+        if pin is None or time.ticks_diff(end, time.ticks_ms()) <= 0:
+            return False
+        time.sleep_ms(20)
 
 
 def _validate(board, found):

@@ -90,6 +90,7 @@ class Uplink:
     def __init__(self, api, spool, sensors, chunk_max, log, date=None, feed=None):
         self.api = api
         self.spool = spool
+        self.sensors = sensors
         self.prefixes = [sensocan.item_prefix(slug, uuid) for slug, uuid in sensors]
         self.uuids = [uuid for _, uuid in sensors]
         self.chunk_max = chunk_max
@@ -339,7 +340,7 @@ class Uplink:
             self.unknown.add(s)
             self.log.error("the server does not know sensor %s: its readings go to the dead "
                            "letters; check config.json and the dashboard's Sensors tab"
-                           % bytes(self.prefixes[s]).decode())
+                           % (self.sensors[s][0] or self.sensors[s][1]))
         buf = self.rbuf
         for p, i in self._records(lo, hi):
             if buf[i * RECORD] == s:

@@ -132,8 +132,9 @@ def probe(port, wait=3.0):
             port, heard[-40:], wait)
     raise DeviceError(
         "%s: the node is probably in deep sleep (or MicroPython is not flashed: make flash). "
-        "Hold its safe-mode pin (config safe_mode_pin) low and press reset, then run this "
-        "again; or run it with --wait 30 and press reset" % what)
+        "Press its reset button, then hold its safe-mode pin (config safe_mode_pin; the "
+        "BOOT button on most boards) low within 1.5 s until SAFE MODE shows; then run "
+        "this again" % what)
 
 
 def _answers(link, wait):
@@ -195,9 +196,11 @@ def check_micropython(port, about, board=None):
     if board and board != found:
         raise DeviceError("the board on %s is %s, not %s" % (port, found, board))
     if about["fs"] is None:
-        raise DeviceError("%s has no filesystem mounted (corrupt?): see its console; at its "
-                          "REPL, erase_filesystem() formats it (data/ and config.json are lost)"
-                          % port)
+        raise DeviceError("%s has no filesystem mounted (corrupt?): see its console. To format "
+                          "it (data/ and config.json are lost), at its REPL: erase_filesystem() "
+                          "with this firmware's frozen build, or with stock MicroPython: import "
+                          "vfs, esp32; vfs.VfsLfs2.mkfs(esp32.Partition.find(esp32.Partition"
+                          ".TYPE_DATA, label='vfs')[0])" % port)
     return found
 
 

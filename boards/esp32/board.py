@@ -24,6 +24,7 @@ FLASH = ""
 DATA_DIR = "/data"
 CONFIG_PATH = "/config.json"
 RTC_MEMORY_SIZE = 2048
+SAFE_MODE_GRACE_MS = 1500  # after a reset: time to press BOOT (a strapping pin)
 
 
 def _vfs_bytes():

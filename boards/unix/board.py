@@ -31,6 +31,7 @@ DATA_DIR = FLASH + "/data"
 CONFIG_PATH = os.getenv("SENSOCAN_CONFIG") or FLASH + "/config.json"
 FLASH_BYTES = 512 * 4096  # the vfs partition of a 4 MB ESP32
 RTC_MEMORY_SIZE = 2048
+SAFE_MODE_GRACE_MS = 0  # world.json holds the pin for the whole run: no window needed
 _CLOCK = int(os.getenv("SENSOCAN_CLOCK") or time.time())
 _TRUE_CLOCK = int(os.getenv("SENSOCAN_TRUE_CLOCK") or _CLOCK)
 _2000 = const(946684800)  # 1970-01-01 to 2000-01-01 in seconds
