@@ -4,7 +4,7 @@
 #
 #   make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.28.0.bin [CHIP=esp32]
 #   make deploy PORT=/dev/ttyUSB0 [BOARD=esp32|unix]
-#   make config [PORT=/dev/ttyUSB0] [CONFIG=config.json]
+#   make config [PORT=/dev/ttyUSB0] [CONFIG=config.json]   or   make config UPLOAD=my.json PORT=…
 #   make monitor PORT=/dev/ttyUSB0
 #   make logs PORT=/dev/ttyUSB0
 
@@ -22,8 +22,9 @@ deploy: setup
 	$(call _need,PORT,/dev/ttyUSB0)
 	$(BIN)/python -m tools.deploy --port $(PORT) $(if $(BOARD),--board $(BOARD)) $(_dry)
 
+# CONFIG names a file to write; UPLOAD=file checks an existing one and copies it to PORT.
 config: setup
-	$(BIN)/python -m tools.provision --out $(or $(CONFIG),config.json) $(if $(PORT),--port $(PORT))
+	$(BIN)/python -m tools.provision $(if $(UPLOAD),--upload $(UPLOAD),--out $(or $(CONFIG),config.json)) $(if $(PORT),--port $(PORT))
 
 monitor: setup
 	$(call _need,PORT,/dev/ttyUSB0)

@@ -246,3 +246,20 @@ def test_frozen_boot_keeps_the_repl_on_a_corrupt_filesystem(tmp_path):
     assert "it is corrupt" in out and "erase_filesystem()" in out and "NOT MOUNTED" in out
     assert (tmp_path / "flash.img").read_bytes()[:4] == b"\x5a" * 4  # nothing erased
     assert start(erase=True).endswith("MOUNTED []\n") and "MOUNTED []" in start()
+
+
+def test_provision_sets_the_board_model_and_checks_a_hand_edited_config(tmp_path):
+    ca = tmp_path / "ca.der"
+    ca.write_bytes(b"0")
+    config = tmp_path / "c.json"
+    tool("provision", "--out", config, "--board", "esp32", "--board-model", "lolin_d32",
+         "--token", "tok-123", "--device-uuid", nodekit.DEVICE, "--wifi-ssid", "net",
+         "--ca-cert", ca, "--sensor", "soil:adc:34")
+    cfg = json.loads(config.read_text())
+    assert cfg["board_model"] == "lolin_d32"
+    out = tool("provision", "--upload", config, expect=1)
+    assert "OK (esp32 board, 1 sensors" in out and "--upload needs --port" in out
+    cfg["sample_interval_s"] = 0  # edited by hand, wrongly
+    config.write_text(json.dumps(cfg))
+    out = tool("provision", "--upload", config, "--port", "/dev/null", expect=1)
+    assert "sample_interval_s: must be at least 1 second" in out and "tok-123" not in out

@@ -64,6 +64,8 @@ def build_config(args):
         "upload_interval_s": args.upload_interval,
         "sensors": [sensor(s) for s in args.sensor],
     }
+    if args.board_model:
+        cfg["board_model"] = args.board_model
     if args.ca_cert:
         cfg["api"]["ca_cert"] = Path(args.ca_cert).name
     if args.wifi_ssid:
@@ -79,6 +81,10 @@ def ask_missing(args, ask=input, secret=getpass.getpass):
     """Prompt for what the flags left out (interactive use: make config)."""
     if not args.board:
         args.board = ask("Board (esp32 or unix) [esp32]: ").strip() or "esp32"
+    if args.board == "esp32" and not args.board_model:
+        models = sorted(validator.BOARD_MODELS)
+        args.board_model = ask("Board model (%s) [esp32_devkitc]: " % ", ".join(models)
+                               ).strip() or "esp32_devkitc"
     if not args.device_uuid:
         args.device_uuid = ask("Device UUID (dashboard > Device > Overview): ").strip()
     if not args.token:
@@ -127,7 +133,24 @@ def upload(port, config_path, ca_cert, reset=True, out=print):
     deploy.finish(port, reset, out)
 
 
+def upload_existing(args, out=print):
+    """Check a config written or edited by hand, then copy it (and its CA) to the board."""
+    path = Path(args.upload)
+    try:
+        checked = validator.load(str(path), os.path.exists)
+    except validator.ConfigError as e:
+        raise deploy.DeviceError("%s is invalid: %s" % (path, "; ".join(e.errors))) from None
+    out("%s: OK (%s board, %d sensors; token not shown)"
+        % (path, checked["board"], len(checked["sensors"])))
+    if not args.port:
+        raise deploy.DeviceError("--upload needs --port, the board's serial port")
+    upload(args.port, path, checked["api"]["ca_cert"], not args.no_reset, out)
+    return 0
+
+
 def provision(args, out=print):
+    if args.upload:
+        return upload_existing(args, out)
     if sys.stdin.isatty() and missing(args):
         ask_missing(args)
     if missing(args):
@@ -157,6 +180,11 @@ def main(argv=None):
     ap.add_argument("--out", default="config.json", help="file to write (default config.json)")
     ap.add_argument("--force", action="store_true", help="replace an existing file")
     ap.add_argument("--board", choices=validator.BOARDS)
+    ap.add_argument("--board-model", choices=sorted(validator.BOARD_MODELS),
+                    help="esp32 only: the board's pins and battery divider")
+    ap.add_argument("--upload", metavar="CONFIG",
+                    help="instead of writing one: check an existing config and copy it "
+                         "(and its CA) to the board on --port")
     ap.add_argument("--base-url", default=DEFAULT_URL, help="default " + DEFAULT_URL)
     ap.add_argument("--token", help="the device access token (dashboard > Device > Credentials)")
     ap.add_argument("--device-uuid")
