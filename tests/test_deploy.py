@@ -33,18 +33,26 @@ def tool(name, *args, expect=0):
     return out
 
 
+def mpremote(port, *args):
+    """stdout of an mpremote command on the board. The tools reset the board when done,
+    so the node may be between a cycle and its (accelerated) sleep: try a few times."""
+    cmd = [deploy.mpremote_exe(), "connect", port, "resume", *args]
+    for attempt in range(8):
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if res.returncode == 0:
+            return res.stdout
+        time.sleep(0.5)
+    raise AssertionError("mpremote %s failed: %s" % (" ".join(args), res.stderr))
+
+
 def device_hashes(port, paths):
     """SHA-256 of files on the board, computed there by mpremote's own sha256sum."""
-    cmd = [deploy.mpremote_exe(), "connect", port, "resume", "sha256sum"]
-    out = subprocess.run(cmd + [":" + p for p in paths], capture_output=True, text=True,
-                         timeout=30, check=True).stdout.split()
+    out = mpremote(port, "sha256sum", *(":" + p for p in paths)).split()
     return dict(zip((p[1:] for p in out[1::3]), out[2::3], strict=True))
 
 
 def listdir(port, path):
-    cmd = [deploy.mpremote_exe(), "connect", port, "resume", "exec",
-           "import os; print(os.listdir(%r))" % path]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout
+    return mpremote(port, "exec", "import os; print(os.listdir(%r))" % path)
 
 
 def sha(path):
