@@ -63,6 +63,7 @@ class Spool:
     def _recover(self, cursor, tail):
         """Rebuild the position from the files; `cursor` None when the state was lost."""
         _remove(self.root + "/state.tmp")
+        _remove(self.root + "/sent.tmp")
         lost = self.lost
         _remove(self.q + "tmp")  # a merge cut short: its small files are all still there
         head = end = None

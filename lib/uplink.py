@@ -118,13 +118,15 @@ class Uplink:
                 res.kind = sensocan.UNEXPECTED
                 break
             tasks = [(g, 0, n) for g in range(len(self.kinds))]
-            while tasks:
+            go = True
+            while tasks and go:
                 if res.requests >= max_requests:
                     return res
-                if not self._send(tasks, res):
-                    return res
+                go = self._send(tasks, res)
+            if tasks:  # stopped with requests to go: the saved progress resumes them
+                return res
             self.spool.ack(n)
-            if res.wait is not None:
+            if not go or res.wait is not None:
                 break
         return res
 
@@ -358,7 +360,7 @@ class Uplink:
                     self._dead(buf, i, REJECTED, None, res)
                 _set(done, p)
                 marked += 1
-        if marked:
+        if marked and tasks:  # the last one: the window's ack comes next, one write less
             self._save(self.n)
 
     def _save(self, n):

@@ -119,3 +119,10 @@ def test_a_422_naming_an_unknown_slug_and_a_later_item_across_read_blocks():
     res = up.drain()
     assert values(http.sent[1]) == [float(i) for i in range(0, 80, 2) if i != 70]
     assert res.acked == 39 and sp.dead == 41 and sp.pending() == 0
+
+
+def test_a_pause_after_the_windows_last_request_still_acknowledges_it():
+    last = (201, {"x-ratelimit-remaining": "0"}, {"count": 5})
+    sp, http, up, _ = setup(15, [ok(5), ok(5), last], chunk=6)
+    res = up.drain()
+    assert res.acked == 15 and res.wait == 61 and sp.pending() == 0 and len(http.sent) == 3
