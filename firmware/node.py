@@ -118,10 +118,6 @@ class Node:
 
     def upload(self, now, battery):
         """Drain the spool through the API; returns a summary for the cycle line."""
-        import httpc
-        import sensocan
-        import uplink
-
         board, st, up, fig = self.board, self.st, self.cfg["upload"], self.figures
         api_cfg = self.cfg["api"]
         fig["http_status"] = 0
@@ -137,6 +133,10 @@ class Node:
         try:
             if not self._sync():
                 return self._retry(now, None, "clock unknown")
+            import httpc  # only now: a wake without a link or a clock never loads them
+            import sensocan
+            import uplink
+
             try:
                 with open(api_cfg["ca_cert"] or "", "rb") as f:
                     ca = f.read()
@@ -160,6 +160,8 @@ class Node:
                 date = self.sessions().date
             except OSError:
                 pass
+            if now >= st.unpark_at and self.spool.parked():
+                log.info("trying %d parked readings again" % self.spool.unpark())
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
                                 date, self.wdt.feed).drain(battery, up["max_requests"])
             self._low_heap()
@@ -186,16 +188,38 @@ class Node:
             return self._retry(now, uplink.retry_wait(res, log, up["alert_retry_s"]),
                                "%s; %s %d %s" % (text, res.kind, res.status, res.message))
         st.failures = 0
-        if st.alert:
-            st.alert = 0
-            board.alert(0)
-            log.info("uploads accepted again: alert cleared")
+        if res.parked:
+            st.unpark_at = now + up["alert_retry_s"]
+            text += ", %d parked (sensor unknown to the server)" % res.parked
+        alert = _ALERT_BLINKS[404] if self.spool.parked() else 0  # a sensor to create
+        if st.alert != alert:
+            st.alert = alert
+            board.alert(alert)
+            if not alert:
+                log.info("uploads accepted again: alert cleared")
         if res.wait:
             st.retry_at = now + res.wait
             text += ", rate limit: pause %d s" % res.wait
         # more to send: the next slot is now, or when the rate-limit pause ends
         self.more = (res.requests >= res.max_requests or res.wait) and self.spool.pending()
         return text
+
+    def _record_health(self):
+        """Store the health figures as readings under their slugs: they travel (batch)
+        with the next upload. The energy ones are this wake's so far: awake_ms from
+        node.py's import, radio_ms from link_up to link_down, bytes_sent in HTTP bytes,
+        flash_writes the spool's files written (this commit not counted). In node.py,
+        not a module of its own: after TLS the heap is too broken up to load one."""
+        sp, fig, t = self.spool, self.figures, self.board.now()
+        fig.update(spool_depth=sp.pending(), dropped=sp.dropped, dead_letters=sp.dead,
+                   unsure=self.st.unsure, flash_writes=sp.writes,
+                   awake_ms=time.ticks_diff(time.ticks_ms(), _T0))
+        aux = self._session(t)
+        for name, number in self.health.items():
+            v = fig.get(name)
+            if v is not None:
+                sp.append(number, t, v, 0, aux)
+        sp.commit()
 
     def _retry(self, now, wait, what):
         """Plan the next upload attempt after a failure (backoff unless told)."""
@@ -232,14 +256,11 @@ class Node:
         self.more = False
         if upload:
             parts.append("upload: " + self.upload(now, battery))
+            for name in ("uplink", "sensocan", "httpc"):  # their RAM goes back to the heap
+                sys.modules.pop(name, None)
+            gc.collect()
             if self.health:
-                import health
-
-                t = board.now()
-                # so far: the health readings are stored before the wake ends
-                self.figures["awake_ms"] = time.ticks_diff(time.ticks_ms(), _T0)
-                health.record(self.spool, self.health, self.figures, self.st, t, self._session(t))
-                del sys.modules["health"]
+                self._record_health()
         if self.jump:  # the clock was set: keep the schedule where it was meant to be
             for k in ("next_sample", "next_upload", "retry_at"):
                 if getattr(st, k):
@@ -262,7 +283,8 @@ class Node:
         gc.collect()
         sp = self.spool
         parts.append("backlog %d" % sp.pending())
-        for name, n in (("dead letters", sp.dead), ("dropped", sp.dropped), ("lost", sp.lost)):
+        for name, n in (("parked", sp.parked()), ("dead letters", sp.dead), ("dropped", sp.dropped),
+                        ("lost", sp.lost)):
             if n:
                 parts.append("%s %d" % (name, n))
         if st.sensor_faults:

@@ -9,9 +9,9 @@ import struct
 
 from micropython import const
 
-_MAGIC = const(0x534E5233)  # "SNR3" (SNR2 had no battery_mv: read as a power-on)
-_FMT = "<IBBHIIIIIIHHIH"
-_SIZE = const(42)  # struct.calcsize(_FMT); with the CRC 46 of the 64 bytes that are ours
+_MAGIC = const(0x534E5234)  # "SNR4" (an older layout reads as a power-on)
+_FMT = "<IBBHIIIIIIHHIHI"
+_SIZE = const(46)  # struct.calcsize(_FMT); with the CRC 50 of the 64 bytes that are ours
 
 
 class RtcState:
@@ -28,6 +28,7 @@ class RtcState:
         self.alert = 0        # blink code of an alert that needs a human (0: none)
         self.unsure = 0       # readings sent again after a lost reply: maybe duplicates
         self.battery_mv = 0   # the last battery reading in millivolts (0: none yet)
+        self.unpark_at = 0    # parked readings (unknown sensors) go again after this
 
     @classmethod
     def load(cls, board):
@@ -38,7 +39,7 @@ class RtcState:
             if crc == binascii.crc32(memoryview(raw)[:_SIZE]):
                 (magic, st.crashes, st.failures, _, st.cycle, st.samples, st.next_sample,
                  st.next_upload, st.retry_at, st.sensor_faults, st.session, st.alert,
-                 st.unsure, st.battery_mv) = struct.unpack_from(_FMT, raw)
+                 st.unsure, st.battery_mv, st.unpark_at) = struct.unpack_from(_FMT, raw)
                 if magic != _MAGIC:
                     st = cls()
         return st
@@ -48,6 +49,6 @@ class RtcState:
         struct.pack_into(_FMT, buf, 0, _MAGIC, min(self.crashes, 255), min(self.failures, 255),
                          0, self.cycle, self.samples, self.next_sample, self.next_upload,
                          self.retry_at, self.sensor_faults, self.session, self.alert,
-                         self.unsure, max(0, min(self.battery_mv, 65535)))
+                         self.unsure, max(0, min(self.battery_mv, 65535)), self.unpark_at)
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
         board.rtc_memory(buf)

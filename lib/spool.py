@@ -377,6 +377,43 @@ class Spool:
             f.write(rec)
         self.dead += 1
 
+    # -- parked readings: their sensor is unknown to the server, for now --------------
+
+    def park(self, buf, i):
+        """Keep record `i` of `buf` aside until unpark(): its sensor may yet be created
+        on the dashboard. The caller acknowledges it. Beyond _DEAD_BYTES of parked
+        readings, the rest become dead letters (rejected)."""
+        if self.parked() * RECORD >= _DEAD_BYTES:
+            return self.dead_letter(buf, i, REJECTED)
+        self.writes += 1
+        with open(self.root + "/parked", "ab") as f:
+            f.write(memoryview(buf)[i * RECORD : (i + 1) * RECORD])
+
+    def parked(self):
+        """How many readings are parked."""
+        try:
+            return os.stat(self.root + "/parked")[6] // RECORD
+        except OSError:
+            return 0
+
+    def unpark(self):
+        """Put the parked readings back at the end of the queue, for another try;
+        returns how many. A cut before the parked file is removed queues them twice:
+        the server may then store some twice."""
+        path = self.root + "/parked"
+        n = 0
+        try:
+            with open(path, "rb") as f:
+                while True:
+                    self._staged = f.readinto(self._stage) // RECORD
+                    if not self._staged:
+                        break
+                    n += self.commit()
+        except OSError:
+            return n
+        _remove(path)
+        return n
+
 
 _HEAD = bytearray(12)  # scratch for the checksummed part: no slice, no allocation
 

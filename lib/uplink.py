@@ -12,9 +12,10 @@ does not grow with the window, a chunk or the backlog.
 A bitmap of the window's done readings is saved after every 201 (spool.save_progress):
 after a reset or a failed request the drain resumes where it stopped and sends no
 acknowledged reading again; the window is acknowledged in the spool when all of it is
-done. Readings the server rejects for good (a 422 naming them, a sensor it does not
-know), corrupt ones and ones that cannot be dated go to the dead letters, so one bad
-reading never blocks the queue. Anything else (401, 404 for the device, 429, 5xx,
+done. Readings the server rejects (a 422 naming them), corrupt ones and ones that
+cannot be dated go to the dead letters; those of a sensor the server does not know are
+parked (spool.park) until the node tries them again: one bad reading or sensor never
+blocks the queue. Anything else (401, 404 for the device, 429, 5xx,
 network) stops the drain with the readings still queued; the caller decides when
 to try again.
 """
@@ -54,6 +55,7 @@ class Result:
         self.dead = 0
         self.blind = 0
         self.unsure = 0  # readings whose request may have arrived although no reply did
+        self.parked = 0  # readings of sensors the server does not know, kept for later
         self.wait = None  # seconds the server asked us to hold off
         self.logged = 0  # dead-letter reasons already logged (a bit each): one line per drain
 
@@ -167,8 +169,11 @@ class Uplink:
                     dirty = True
                     continue
                 if s in self.unknown:
-                    why, text = REJECTED, "sensor unknown to the server"
-                elif s >= len(counts) or not sensocan.finite(v):
+                    self._park(buf, i, res)
+                    _set(done, p)
+                    dirty = True
+                    continue
+                if s >= len(counts) or not sensocan.finite(v):
                     why, text = UNSENDABLE, "sensor %d, value %r" % (s, v)
                 elif self.date(t, aux(buf, i)) is None:
                     why, text = UNDATED, "taken before the clock was ever set in its boot session"
@@ -340,8 +345,9 @@ class Uplink:
         """Sensor `s` is unknown to the server: set its readings aside, now and later."""
         if s not in self.unknown:
             self.unknown.add(s)
-            self.log.error("the server does not know sensor %s: its readings go to the dead "
-                           "letters; check config.json and the dashboard's Sensors tab"
+            self.log.error("the server does not know sensor %s: its readings are parked and "
+                           "tried again after upload.alert_retry_s; create it on the "
+                           "dashboard's Sensors tab or fix config.json"
                            % (self.sensors[s][0] or self.sensors[s][1]))
         buf = self.rbuf
         for p, i in self._records(lo, hi):
@@ -357,7 +363,10 @@ class Uplink:
         for p, i in self._records(lo, hi):
             if _of(group, buf, i) == g:
                 if _bit(aside, p):
-                    self._dead(buf, i, REJECTED, None, res)
+                    if buf[i * RECORD] in self.unknown:
+                        self._park(buf, i, res)
+                    else:
+                        self._dead(buf, i, REJECTED, None, res)
                 _set(done, p)
                 marked += 1
         if marked and tasks:  # the last one: the window's ack comes next, one write less
@@ -368,6 +377,10 @@ class Uplink:
             self.spool.save_progress(n, self.done)
         except OSError as e:  # after a reset, these readings may be sent again
             self.log.warn("cannot save the upload's progress (%s)" % e)
+
+    def _park(self, buf, i, res):
+        self.spool.park(buf, i)
+        res.parked += 1
 
     def _dead(self, buf, i, why, text, res):
         if text and not res.logged >> why & 1:

@@ -259,7 +259,22 @@ def test_a_sensor_unknown_to_the_server_never_blocks_the_others(tmp_path, mode):
         while backlog(runs[-1]):
             assert len(runs) < 6, runs[-1].output
             runs += k.cycles(1)
-        assert "the server does not know sensor" in runs[0].output
-        assert len(k.readings()) == 3 * len(runs) and "dead letters %d" % len(runs) in runs[-1].output
+        assert "the server does not know sensor ghost: its readings are parked" in runs[0].output
+        ghost = sampled(runs) // 4
+        assert len(k.readings()) == 3 * ghost
+        assert "parked %d," % ghost in runs[-1].output and "ALERT 4" in runs[-1].output
+        # the sensor is created on the dashboard: within upload.alert_retry_s, without a
+        # visit to the node, its parked readings arrive with their measurement times
+        k.server.add_sensor(DEVICE, "ghost", "99999999-8888-7777-6666-555555555555")
+        k.sim.clock += 3600
+        later = k.cycles(1)
+        while backlog(later[-1]) or "parked" in later[-1].output:
+            assert len(later) < 6, later[-1].output
+            later += k.cycles(1)
+        assert "uploads accepted again: alert cleared" in "".join(r.output for r in later)
+        ghosts = [r for r in k.readings() if r["sensor_slug"] == "ghost"]
+        assert len(ghosts) == sampled(runs + later) // 4
+        assert {epoch(r["timestamp"]) for r in ghosts} == {
+            r.started for r in runs + later if "stored 4" in r.output}
     finally:
         k.stop()

@@ -75,6 +75,10 @@ def flash(port, firmware, chip=None, baud=460800, dry_run=False, out=print):
     if not Path(firmware).is_file():
         raise DeviceError("firmware image %s not found (download one from micropython.org/"
                           "download, e.g. ESP32_GENERIC)" % firmware)
+    with open(firmware, "rb") as f:
+        if f.read(1) != bytes((_IMAGE_MAGIC,)):
+            raise DeviceError("%s is not an ESP32 firmware image (a .bin starting with 0xE9; "
+                              "not a .uf2, .hex, .elf or zip); nothing was erased" % firmware)
     chip = chip or detect_chip(port)
     built_for = image_chip(firmware)
     if built_for and built_for != chip:

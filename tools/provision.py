@@ -23,7 +23,7 @@ from tools import deploy
 from tools.check_config import config as validator
 
 DEFAULT_URL = "https://api.sensocan.com/api/v1"
-_NAMES = ("slug", "source", "driver")  # always strings, even when they look like numbers
+_NAMES = ("slug", "source", "driver", "rom", "file")  # strings, even when they look like numbers
 
 
 def parse_spec(text, names):
@@ -116,10 +116,10 @@ def write(path, cfg):
     """Write config.json readable by its owner only."""
     path = Path(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file (--force) keeps its mode otherwise: the token
     with os.fdopen(fd, "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-    os.chmod(path, 0o600)
 
 
 def upload(port, config_path, ca_cert, reset=True, out=print):
@@ -140,6 +140,10 @@ def upload_existing(args, out=print):
         checked = validator.load(str(path), os.path.exists)
     except validator.ConfigError as e:
         raise deploy.DeviceError("%s is invalid: %s" % (path, "; ".join(e.errors))) from None
+    ca = json.loads(path.read_text())["api"].get("ca_cert")
+    if ca and "/" in ca:  # it is copied next to config.json on the board
+        raise deploy.DeviceError("api.ca_cert must name a file next to config.json (the board "
+                                 "gets it at its root), not %r" % ca)
     out("%s: OK (%s board, %d sensors; token not shown)"
         % (path, checked["board"], len(checked["sensors"])))
     if not args.port:

@@ -7,7 +7,7 @@ mode come from the validated config (lib/config.BOARD_MODELS plus the config's
 overrides) through configure(), which the sampler calls every sampling round; they
 are kept in RTC memory so that wakes without sampling know them too.
 
-RTC slow memory (2048 bytes): the firmware's rtcstate in bytes 0-63 (it uses 46), the
+RTC slow memory (2048 bytes): the firmware's rtcstate in bytes 0-63 (it uses 50), the
 board's own checksummed record at 64: power mode, LED, the access point's BSSID and
 channel (docs/hardware.md).
 """

@@ -7,9 +7,10 @@ monitoring setting of §3.5.1; measurement time §9.1 (9.3 ms at most).
 
 Compensation is the datasheet's integer code: BME280_compensate_T_int32 and
 bme280_compensate_H_int32 (§4.2.3), and for pressure the 32-bit
-BME280_compensate_P_int32 (§8.2), not the int64 one: its intermediates stay small
-ints on the unix port, so a reading allocates no bignums, and its 1 Pa resolution is
-well below the sensor's +-12 Pa relative accuracy. (For the datasheet's worked example,
+BME280_compensate_P_int32 (§8.2), not the int64 one: its intermediates stay within
+32 bits (on the ESP32, whose small ints have 31, a few still become long ints: a
+handful of small allocations a reading), and its 1 Pa resolution is well below the
+sensor's +-12 Pa relative accuracy. (For the datasheet's worked example,
 adc_P 415148, it gives 100656 Pa where the int64 code gives 100653.25 Pa.)
 
 Bus faults come out as OSError (ENODEV: no answer, ETIMEDOUT: bus or measurement

@@ -79,7 +79,7 @@ def test_a_sensor_the_server_does_not_know_stops_blocking_after_one_search():
     slugs = [sorted({i["sensor_slug"] for i in b["data"]}) for _, b in http.sent]
     assert slugs == [["a", "b", "c"], ["a"], ["b", "c"], ["b"], ["c"]]
     assert res.kind == sensocan.STORED and sp.pending() == 0
-    assert sp.dead == 3 and res.acked == 6
+    assert sp.parked() == 3 and sp.dead == 0 and res.acked == 6 and res.parked == 3
     assert any("the server does not know sensor b:" in line for line in log.lines)
     fill(sp, 3)
     http.replies = [ok(2)]
@@ -91,7 +91,7 @@ def test_bulk_404_means_that_sensor_is_unknown():
     nf = (404, {}, {"message": "Sensor not found."})
     sp, http, up, _ = setup(180, [ok(60), nf, ok(60)], sensors=UUIDS, chunk=100)
     res = up.drain()
-    assert res.acked == 120 and res.dead == 60 and sp.pending() == 0 and len(http.sent) == 3
+    assert res.acked == 120 and res.parked == 60 and sp.pending() == 0 and len(http.sent) == 3
     assert "/bulk" in http.sent[1][0]
 
 
@@ -107,7 +107,7 @@ def test_unknown_slug_named_by_a_422_is_learnt():
     # two sensors with 3 readings each share one batch: a, b, a, b, ...
     res = up.drain()
     assert values(http.sent[1]) == [0.0, 2.0, 4.0]  # all of b's readings set aside
-    assert res.acked == 3 and sp.dead == 3 and sp.pending() == 0
+    assert res.acked == 3 and sp.parked() == 3 and sp.pending() == 0
 
 
 def test_a_422_naming_an_unknown_slug_and_a_later_item_across_read_blocks():
@@ -118,7 +118,7 @@ def test_a_422_naming_an_unknown_slug_and_a_later_item_across_read_blocks():
     sp, http, up, _ = setup(80, [bad, ok(39)], sensors=SLUGS[:2], chunk=100)
     res = up.drain()
     assert values(http.sent[1]) == [float(i) for i in range(0, 80, 2) if i != 70]
-    assert res.acked == 39 and sp.dead == 41 and sp.pending() == 0
+    assert res.acked == 39 and sp.dead == 1 and sp.parked() == 40 and sp.pending() == 0
 
 
 def test_a_pause_after_the_windows_last_request_still_acknowledges_it():
@@ -126,3 +126,15 @@ def test_a_pause_after_the_windows_last_request_still_acknowledges_it():
     sp, http, up, _ = setup(15, [ok(5), ok(5), last], chunk=6)
     res = up.drain()
     assert res.acked == 15 and res.wait == 61 and sp.pending() == 0 and len(http.sent) == 3
+
+
+def test_parked_readings_go_again_and_arrive_once_the_sensor_exists():
+    nf = (404, {}, {"message": "Sensor not found."})
+    sp, http, up, _ = setup(180, [ok(60), nf, ok(60)], sensors=UUIDS, chunk=100)
+    up.drain()
+    assert sp.parked() == 60 and sp.pending() == 0
+    assert sp.unpark() == 60 and sp.parked() == 0 and sp.pending() == 60
+    http.replies = [ok(60)]  # the sensor was created meanwhile
+    res = Uplink(sensocan.Api(http, "dev", "tok"), sp, UUIDS, 100, Log()).drain()
+    assert res.acked == 60 and sp.pending() == 0
+    assert values(http.sent[-1]) == [float(i) for i in range(1, 180, 3)]  # in order

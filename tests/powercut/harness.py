@@ -185,11 +185,15 @@ def config(sc):
     }
 
 
-def install_hooks():
+def fake_server():
+    """The node unloads httpc after each upload: every wake's import gets the fake."""
     import httpc
 
-    log.print = lambda *a: None  # the node's console: thousands of runs would drown the verdicts
     httpc.Client = FakeHttp
+
+
+def install_hooks():
+    log.print = lambda *a: None  # the node's console: thousands of runs would drown the verdicts
     commit = spool_mod.Spool.commit
 
     def recorded_commit(self):
@@ -207,6 +211,7 @@ def wake(sc, cycle):
     from rtcstate import RtcState
 
     W.link = cycle not in sc.down
+    fake_server()
     log.setup(Board.now, DATA + "/log.txt")
     st = RtcState.load(Board)
     sleep = node.Node(Board, config(sc), st).cycle()

@@ -14,7 +14,7 @@ import re
 import secrets
 import tempfile
 import uuid as uuidlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 _ID = re.compile(r"[A-Za-z0-9._~-]+")  # usable as a URL path segment as is
@@ -68,6 +68,13 @@ class Registry:
 
     def device_for_token(self, token):
         return self._by_token.get(token)
+
+    def add_sensor(self, device_uuid, slug, uuid):
+        """Create a sensor on a device, as the dashboard's Sensors tab does."""
+        old = self._by_uuid[device_uuid]
+        new = replace(old, sensors=old.sensors + (Sensor(uuid, slug),))
+        self.devices = tuple(new if d is old else d for d in self.devices)
+        self._by_uuid[new.uuid] = self._by_token[new.token] = new
 
 
 def parse(doc, source=None):

@@ -119,6 +119,10 @@ class MockServer:
         self._check_started()
         return "%s://%s:%d/api/v1" % ("https" if self.tls else "http", *self._address)
 
+    def add_sensor(self, device_uuid, slug, uuid):
+        """Create a sensor on a device while the server runs (the dashboard's Sensors tab)."""
+        self.registry.add_sensor(device_uuid, slug, uuid)
+
     def readings(self, device=None):
         """Stored readings as dicts (columns of store.py), oldest first; until stop()."""
         return self.store.readings(device)
