@@ -645,7 +645,23 @@ def _sensors(c, raw, board, base_dir, chip, cal):
                 sensor["file"] = c.file(sensor["file"], path + ".file", base_dir)
             c.unknown(s, [n for n, _, _ in spec] + ["slug", "uuid", "driver"], path)
         out.append(sensor)
+    _one_wire_roms(c, out)
     return out
+
+
+def _one_wire_roms(c, sensors):
+    """Several DS18B20s on one pin must each name their ROM: without one, the driver
+    addresses "whichever answers" (SKIP ROM) and they would all read as one."""
+    on = {}
+    for s in sensors:
+        if s.get("driver") == "ds18b20" and _is_int(s.get("pin")):
+            on.setdefault(s["pin"], []).append(s)
+    for pin, group in on.items():
+        if len(group) > 1:
+            for s in group:
+                if not s.get("rom"):
+                    c.err("sensors[%d].rom" % s["index"], "required: %d DS18B20s share GPIO %d "
+                          "(give each its ROM code, from OneWire.scan())" % (len(group), pin))
 
 
 def loads(text, base_dir="", exists=None):

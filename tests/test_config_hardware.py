@@ -152,3 +152,18 @@ def test_every_board_model_is_consistent_with_its_chip():
             assert ratio > 1
         assert c.errors == [] and sleep_ua > 0 and sda != scl
     assert config.BOARD_MODELS["lolin_d32"][6:8] == (35, 2.0)
+
+
+def test_ds18b20s_sharing_a_pin_must_each_name_their_rom():
+    cfg = {"board": "esp32", "board_model": "esp32_devkitc",
+           "api": {"base_url": "https://x/api/v1", "token": "t", "ca_cert": "ca.der",
+                   "device_uuid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890"},
+           "wifi": {"ssid": "net"},
+           "sensors": [{"slug": "a", "driver": "ds18b20", "pin": 4},
+                       {"slug": "b", "driver": "ds18b20", "pin": 4},
+                       {"slug": "c", "driver": "ds18b20", "pin": 5}]}
+    with pytest.raises(config.ConfigError) as e:
+        config.validate(cfg)
+    need = "required: 2 DS18B20s share GPIO 4 (give each its ROM code, from OneWire.scan())"
+    assert [x for x in e.value.errors if ".rom" in x] == [
+        "sensors[0].rom: " + need, "sensors[1].rom: " + need]
