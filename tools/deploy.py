@@ -18,6 +18,7 @@ The helpers here (probe, info, mpremote, finish) serve tools.provision and tools
 """
 
 import argparse
+import contextlib
 import errno
 import hashlib
 import json
@@ -320,25 +321,43 @@ def mip_package(board="esp32"):
 def deploy(port, board=None, tree=None, dry_run=False, wait=3.0, reset=True, out=print):
     """Bring the board on `port` up to date with the build; returns the Plan carried out."""
     probe(port, wait)
-    about = info(port)
-    board = check_micropython(port, about, board)
-    tree = Path(tree) if tree else build.build(board)
-    local = local_tree(tree)
-    plan = Plan(local, info(port, local))
-    out("%s: MicroPython %s, %s board; %d files in %s" % (
-        port, _dotted(about["version"]), board, len(local), tree))
-    plan.show(out)
-    if dry_run:
-        out("dry run: %d to copy, %d to remove, %d unchanged; nothing done"
-            % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
-    elif plan.empty():
-        out("up to date: %d files unchanged" % len(plan.unchanged))
-    else:
-        mpremote(port, *commands(tree, plan))
-        out("deployed: %d copied, %d removed, %d unchanged"
-            % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
-    finish(port, reset, out)
+    with session(port, reset, out):
+        about = info(port)
+        board = check_micropython(port, about, board)
+        tree = Path(tree) if tree else build.build(board)
+        local = local_tree(tree)
+        plan = Plan(local, info(port, local))
+        out("%s: MicroPython %s, %s board; %d files in %s" % (
+            port, _dotted(about["version"]), board, len(local), tree))
+        plan.show(out)
+        if dry_run:
+            out("dry run: %d to copy, %d to remove, %d unchanged; nothing done"
+                % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
+        elif plan.empty():
+            out("up to date: %d files unchanged" % len(plan.unchanged))
+        else:
+            mpremote(port, *commands(tree, plan))
+            out("deployed: %d copied, %d removed, %d unchanged"
+                % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
     return plan
+
+
+@contextlib.contextmanager
+def session(port, reset=True, out=print):
+    """Work on a board whose node probe() stopped: restart it afterwards, after a
+    failure too (the error then says where the board was left)."""
+    try:
+        yield
+    except DeviceError as e:
+        left = "the board is left at its REPL: reset it to start the node again"
+        if reset:
+            try:
+                mpremote(port, "reset")
+                left = "the board was reset: the node runs again"
+            except DeviceError:
+                pass  # the first error is the one to report; `left` says what happened
+        raise DeviceError("%s; %s" % (e, left)) from None
+    finish(port, reset, out)
 
 
 def finish(port, reset=True, out=print):

@@ -73,13 +73,13 @@ def health(about, out=print):
 def logs(port, lines=40, records=False, reset=True, out=print):
     """Health, log tail, spool state and dead letters of the node on `port`."""
     deploy.probe(port)
-    about = deploy.info(port, ["config.json", "data/log.txt"])
-    health(about, out)
-    if "data" in about["root"]:
-        show_data(port, lines, records, out)
-    else:
-        out("no data/ folder: the node has not run yet")
-    deploy.finish(port, reset, out)
+    with deploy.session(port, reset, out):
+        about = deploy.info(port, ["config.json", "data/log.txt"])
+        health(about, out)
+        if "data" in about["root"]:
+            show_data(port, lines, records, out)
+        else:
+            out("no data/ folder: the node has not run yet")
     return 0
 
 

@@ -128,9 +128,10 @@ def upload(port, config_path, ca_cert, reset=True, out=print):
     cmds = ["cp", "-f", str(config_path), ":config.json"]
     if ca_cert:
         cmds += ["+", "cp", "-f", str(ca_cert), ":" + Path(ca_cert).name]
-    deploy.mpremote(port, *cmds)
-    out("copied to %s: config.json%s" % (port, " and " + Path(ca_cert).name if ca_cert else ""))
-    deploy.finish(port, reset, out)
+    with deploy.session(port, reset, out):
+        deploy.mpremote(port, *cmds)
+        out("copied to %s: config.json%s"
+            % (port, " and " + Path(ca_cert).name if ca_cert else ""))
 
 
 def upload_existing(args, out=print):
