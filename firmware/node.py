@@ -112,7 +112,8 @@ class Node:
         self.jump = behind
         if st.session:
             self.sessions().synced(st.session, behind)
-            log.info("clock set (%+d s): boot session %d's readings are dated" % (behind, st.session))
+            log.info("clock set (%+d s): boot session %d's readings are dated"
+                     % (behind, st.session))
             st.session = 0
         return True
 
