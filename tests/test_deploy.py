@@ -254,6 +254,10 @@ def test_frozen_boot_keeps_the_repl_on_a_corrupt_filesystem(tmp_path):
     assert "it is corrupt" in out and "erase_filesystem()" in out and "NOT MOUNTED" in out
     assert (tmp_path / "flash.img").read_bytes()[:4] == b"\x5a" * 4  # nothing erased
     assert start(erase=True).endswith("MOUNTED []\n") and "MOUNTED []" in start()
+    # block 0 erased, block 1 not: a superblock pair cut short, not a blank flash
+    (tmp_path / "flash.img").write_bytes(b"\xff" * 4096 + b"\x5a" * 4096 + b"\xff" * 510 * 4096)
+    assert "it is corrupt" in start()
+    assert (tmp_path / "flash.img").read_bytes()[4096:4100] == b"\x5a" * 4
 
 
 def test_provision_sets_the_board_model_and_checks_a_hand_edited_config(tmp_path):

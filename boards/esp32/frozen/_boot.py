@@ -10,10 +10,17 @@ from flashbdev import bdev
 
 
 def _blank():
-    """Never formatted: the first block is still erased (0xFF)."""
+    """Never formatted: blocks 0 and 1, where littlefs keeps its superblock pair, are
+    still wholly erased (0xFF); one cut short mid-compaction is not blank."""
+    size = bdev.ioctl(5, 0)  # the block size
     buf = bytearray(256)
-    bdev.readblocks(0, buf)
-    return buf == b"\xff" * len(buf)
+    ff = b"\xff" * len(buf)
+    for block in (0, 1):
+        for off in range(0, size, len(buf)):
+            bdev.readblocks(block, buf, off)
+            if buf != ff:
+                return False
+    return True
 
 
 def _format():
