@@ -165,10 +165,15 @@ class Api:
         """Items of one sensor (prefix BULK_PREFIX) through the bulk endpoint."""
         return self.post("/sensors/%s/readings/bulk" % sensor_uuid, Body(source, battery))
 
+    def send_single(self, sensor_uuid, source, battery=None):
+        """The one item of `source` (prefix BULK_PREFIX) through the single-reading
+        endpoint: its data is an object, not a list."""
+        return self.post("/sensors/%s/readings" % sensor_uuid,
+                         Body(source, battery, b'{"data":', b""))
+
     def single(self, sensor_uuid, value, t=None, battery=None):
         """One reading through the single-reading endpoint."""
-        return self.post("/sensors/%s/readings" % sensor_uuid,
-                         Body(((BULK_PREFIX, value, t),), battery, b'{"data":', b""))
+        return self.send_single(sensor_uuid, ((BULK_PREFIX, value, t),), battery)
 
 
 def classify(status, headers, body):

@@ -256,8 +256,7 @@ class Uplink:
         elif kind == _BULK:
             reply = api.send_bulk(self.uuids[sensor], self._source, self.battery)
         else:
-            body = sensocan.Body(self._source, self.battery, b'{"data":', b"")
-            reply = api.post("/sensors/%s/readings" % self.uuids[sensor], body)
+            reply = api.send_single(self.uuids[sensor], self._source, self.battery)
         res.requests += 1
         if reply.remaining is not None and reply.remaining <= 0:
             res.wait = backoff.rate_wait(reply.retry_after, 0)
