@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: setup test sim bench fuzz-power check-config battery-life clean
+.PHONY: setup test test-32bit sim bench fuzz-power check-config battery-life clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,19 @@ setup: $(VENV)/.installed
 
 test: setup
 	$(BIN)/python -m pytest -q -n 2 tests
+
+# The device and node tests again on a 32-bit unix port, the stand-in for an ESP32's ints
+# and object sizes (docs/testing.md says how to build one): MICROPYTHON32=path/to/micropython
+test-32bit: setup
+	@if [ ! -x "$(MICROPYTHON32)" ]; then \
+	  echo "test-32bit: no 32-bit MicroPython at MICROPYTHON32='$(MICROPYTHON32)'. Build one as MicroPython's"; \
+	  echo "  own CI builds its 32-bit unix port (gcc-multilib needed), then pass its path:"; \
+	  echo "  git clone -b v1.28.0 https://github.com/micropython/micropython && cd micropython"; \
+	  echo "  git submodule update --init lib/mbedtls lib/micropython-lib && make -C mpy-cross"; \
+	  echo "  make -C ports/unix MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0"; \
+	  echo "  make test-32bit MICROPYTHON32=\$$PWD/ports/unix/build-standard/micropython"; \
+	  echo "  (details, and the split-heap flags that match an ESP32: docs/testing.md)"; exit 2; fi
+	MICROPYTHON=$(abspath $(MICROPYTHON32)) $(BIN)/python -m pytest -q -n 2 -m "not host" tests
 
 sim: setup
 	$(BIN)/python -m tools.demo

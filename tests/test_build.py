@@ -1,6 +1,10 @@
 """The build step: what goes on a board, compiled by mpy-cross."""
 
+import pytest
+
 from tools import build
+
+pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
 
 
 def test_esp32_build_has_the_firmware_and_libraries_compiled(tmp_path):

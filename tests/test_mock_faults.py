@@ -24,6 +24,8 @@ from tests.test_mock_server import (  # fixtures too: clock, make_server, server
 from tools.sensocan_mock import MockServer
 from tools.sensocan_mock.__main__ import main as cli
 
+pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
+
 BODY = b'{"data": {"value": 1}}'
 
 

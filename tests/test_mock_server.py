@@ -24,6 +24,8 @@ from tools.sensocan_mock import DevicesFileError, FaultRuleError, MockServer
 from tools.sensocan_mock.__main__ import main as cli
 from tools.sensocan_mock.registry import load, parse
 
+pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 GUARD = 5  # seconds: only ever reached when something hangs
 
