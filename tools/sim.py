@@ -24,12 +24,6 @@ from pathlib import Path
 from tools import build, unixport
 
 ROOT = Path(__file__).resolve().parent.parent
-# What a plain ESP32 (no PSRAM) gives the Python heap once it has grown: 111,936
-# bytes (ports/esp32/mpconfigport.h, commit f6d630877c; ~40 KB stay with the IDF for
-# Wi-Fi and TLS buffers). The 64-bit unix port needs more for the same firmware:
-# every object is twice the ESP32's size and all bytecode sits in the heap, where
-# frozen firmware keeps it in flash. `make bench` measures what a wake needs.
-NODE_HEAP = "111936"
 RESET = ROOT / "boards" / "unix" / "reset.py"
 FLASH_BYTES = 512 * 4096
 _Y2000 = 946684800  # where a cold-booted ESP32's RTC starts
@@ -53,11 +47,11 @@ class Run:
 
 
 class Simulator:
-    def __init__(self, config, state, heap=NODE_HEAP, speed=0.0, wdt_s=120.0, echo=None,
+    def __init__(self, config, state, heap=None, speed=0.0, wdt_s=120.0, echo=None,
                  rtc_unset=False):
         self.config = Path(config).resolve()
         self.state = Path(state)
-        self.heap = heap
+        self.heap = heap or unixport.node_heap()  # an ESP32's (tools/unixport.py)
         self.speed = speed  # 0: do not wait at all during sleeps
         self.wdt_s = wdt_s
         self.echo = echo    # called with each output line as it arrives
@@ -210,7 +204,8 @@ def main(argv=None):
     ap.add_argument("--cycles", type=int, default=10, help="wakes to run (default 10)")
     ap.add_argument("--speed", type=float, default=0,
                     help="clock acceleration: sleeps last sleep/speed seconds (0: no waiting)")
-    ap.add_argument("--heap", default=NODE_HEAP, help="MicroPython heap (default %s)" % NODE_HEAP)
+    ap.add_argument("--heap", help="MicroPython heap (default: an ESP32's, %s bytes, scaled "
+                    "on a 64-bit port: tools/unixport.py)" % unixport.ESP32_HEAP)
     ap.add_argument("--link-down", default="", metavar="CYCLES",
                     help="cycles with the link down, e.g. 5-8,12")
     ap.add_argument("--fresh", action="store_true", help="erase the state folder first")

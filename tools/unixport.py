@@ -15,6 +15,16 @@ from tools import build
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAP = "64K"
+# What a plain ESP32 (no PSRAM) gives the Python heap once it has grown: 111,936 bytes
+# (ports/esp32/mpconfigport.h, commit f6d630877c; ~40 KB stay with the IDF for Wi-Fi and
+# TLS). A 32-bit unix port gives the node exactly that. A 64-bit one needs more for the
+# same firmware (pointers and objects twice the size; bytecode and buffers the same), so
+# it gets ESP32_HEAP times WIDE_RATIO: the smallest heap a whole wake needs on the 64-bit
+# binary over the same on the 32-bit one, measured by `make bench` (table "A whole
+# wake"): 98 / 70 KiB on 2026-12-03.
+ESP32_HEAP = 111936
+WIDE_RATIO = 1.40
+_bits = {}
 
 
 def binary():
@@ -23,6 +33,21 @@ def binary():
     if not Path(path).exists():
         raise RuntimeError("MicroPython unix port not found at %s (run `make setup`)" % path)
     return path
+
+
+def word_bits():
+    """32 or 64: the pointer size of the unix-port binary in use."""
+    path = binary()
+    if path not in _bits:
+        out = subprocess.run([path, "-c", "import sys; print(64 if sys.maxsize >> 32 else 32)"],
+                             capture_output=True, text=True, timeout=30).stdout
+        _bits[path] = int(out.strip() or 64)
+    return _bits[path]
+
+
+def node_heap():
+    """The node's heap on this binary (-X heapsize): an ESP32's, scaled on a 64-bit port."""
+    return str(ESP32_HEAP if word_bits() == 32 else int(ESP32_HEAP * WIDE_RATIO))
 
 
 def device_env(extra_path=(), env=None):

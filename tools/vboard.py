@@ -44,7 +44,7 @@ What was found out, and what it takes (MicroPython unix port 1.29 preview):
 - Until the ROM has mounted the flash, input is held back (a Ctrl-C must not land in
   the middle of mounting); while the board deep-sleeps, input is dropped and nothing
   answers, as on the chip.
-- The heap is the simulator's (tools/sim.py NODE_HEAP, or --heap); the ROM keeps about
+- The heap is the simulator's (tools/unixport.node_heap(), or --heap); the ROM keeps about
   0.7 KiB more of it than the simulator's reset.py: a wake that barely fits there may
   not fit here.
 """
@@ -130,9 +130,9 @@ _PROMPT = b">>> "
 class VirtualBoard:
     """The relay and the board's life: boot, serve the port, reset or deep-sleep, again."""
 
-    def __init__(self, state, heap=sim.NODE_HEAP, speed=1.0):
+    def __init__(self, state, heap=None, speed=1.0):
         self.state = Path(state).resolve()
-        self.heap = heap
+        self.heap = heap or unixport.node_heap()
         self.speed = speed  # sleeps last sleep/speed seconds; 0: no waiting at all
         self.port = str(self.state / "tty")
         self.clock_skew = 0.0  # the board's clock runs ahead by the sleeps skipped
@@ -373,7 +373,7 @@ def main(argv=None):
     ap.add_argument("--state", required=True, help="folder of the flash image and RTC memory")
     ap.add_argument("--speed", type=float, default=1.0,
                     help="deep sleeps last sleep/speed seconds (default 1: real time)")
-    ap.add_argument("--heap", default=sim.NODE_HEAP, help="MicroPython heap (default %(default)s)")
+    ap.add_argument("--heap", help="MicroPython heap (default: the simulator's, an ESP32's)")
     ap.add_argument("--fresh", action="store_true", help="start with an erased flash")
     ap.add_argument("--echo", action="store_true", help="print what the board prints")
     args = ap.parse_args(argv)
