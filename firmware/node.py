@@ -12,7 +12,7 @@ import time
 
 import clock
 import log
-from rtcstate import RtcState
+from rtcstate import UNSET, RtcState
 from spool import Spool
 
 _WDT_MS = 120000  # covers DNS, NTP, a TLS handshake and a request at its deadline
@@ -249,7 +249,8 @@ class Node:
             st.battery_mv = int(battery * 1000)  # it goes by the last reading
         if stored is not None:
             parts.append("stored %d" % stored)
-            st.next_sample = _next_due(st.next_sample or now, cfg["sample_interval_s"], now)
+            st.next_sample = _next_due(now if st.next_sample == UNSET else st.next_sample,
+                                       cfg["sample_interval_s"], now)
         upload = due and self.spool.pending()
         self.wdt.feed()
         gc.collect()
@@ -264,7 +265,7 @@ class Node:
                 self._record_health()
         if self.jump:  # the clock was set: keep the schedule where it was meant to be
             for k in ("next_sample", "next_upload", "retry_at"):
-                if getattr(st, k):
+                if getattr(st, k) != UNSET:
                     setattr(st, k, getattr(st, k) + self.jump)
             now += self.jump
         if due and not (upload and st.failures) and not self.more:
@@ -278,9 +279,9 @@ class Node:
                     interval = band
             if interval != cfg["upload_interval_s"]:
                 parts.append("battery %d mV: upload every %d s" % (mv, interval))
-            st.next_upload = _next_due(
-                st.next_upload or backoff.phase(cfg["api"]["device_uuid"], interval),
-                interval, now)
+            first = backoff.phase(cfg["api"]["device_uuid"], interval)
+            st.next_upload = _next_due(first if st.next_upload == UNSET else st.next_upload,
+                                       interval, now)
         gc.collect()
         sp = self.spool
         parts.append("backlog %d" % sp.pending())

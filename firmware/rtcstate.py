@@ -9,8 +9,9 @@ import struct
 
 from micropython import const
 
-_MAGIC = const(0x534E5234)  # "SNR4" (an older layout reads as a power-on)
-_FMT = "<IBBHIIIIIIHHIHI"
+UNSET = const(-0x3FFFFFFF)  # a due time never set: long ago (1990), so due at once
+_MAGIC = const(0x534E5235)  # "SNR5" (an older layout reads as a power-on)
+_FMT = "<IBBHIIiiiIHHIHi"  # times in node seconds (clock.py), signed: an unset RTC is < 0
 _SIZE = const(46)  # struct.calcsize(_FMT); with the CRC 50 of the 64 bytes that are ours
 
 
@@ -20,15 +21,15 @@ class RtcState:
         self.failures = 0     # consecutive failed uploads: the backoff exponent
         self.cycle = 0        # cycles since power-on
         self.samples = 0      # sample rounds since power-on
-        self.next_sample = 0  # Unix seconds
-        self.next_upload = 0
-        self.retry_at = 0     # no upload before this (backoff, rate limit)
+        self.next_sample = UNSET  # node seconds (clock.py)
+        self.next_upload = UNSET
+        self.retry_at = UNSET     # no upload before this (backoff, rate limit)
         self.sensor_faults = 0
         self.session = 0      # boot session of readings taken while the clock is unset
         self.alert = 0        # blink code of an alert that needs a human (0: none)
         self.unsure = 0       # readings sent again after a lost reply: maybe duplicates
         self.battery_mv = 0   # the last battery reading in millivolts (0: none yet)
-        self.unpark_at = 0    # parked readings (unknown sensors) go again after this
+        self.unpark_at = UNSET  # parked readings (unknown sensors) go again after this
 
     @classmethod
     def load(cls, board):

@@ -133,8 +133,8 @@ class Client:
             keep_headers = ("retry-after x-ratelimit-limit x-ratelimit-remaining date "
                             "content-type connection").split()
         self.keep_headers = tuple(map(str.lower, keep_headers))
-        self._buf = bytearray(_BUF)
-        self._mv = memoryview(self._buf)
+        self.buf = bytearray(_BUF)
+        self._mv = memoryview(self.buf)
         self.stats = self
         self.connects = self.handshakes = self.requests = self.resends = 0
         self.bytes_sent = self.bytes_received = 0
@@ -153,8 +153,8 @@ class Client:
 
         `method` is a str; `path` (str or bytes) follows the base path; `headers` are
         (name, value) pairs, bytes saving a copy; `body` is bytes-like or streamed: an
-        object with len() and write_to(put), put(bytes) taking it piece by piece (called
-        again if the request is resent).
+        object with len() and write_to(writer), called again if the request is resent,
+        that writes through this client's put(), room() and wrote() (sensocan.Writer).
         """
         if path and not path.startswith("/"):  # MicroPython's bytes take a str prefix too
             raise ValueError("path must start with /")
@@ -246,7 +246,7 @@ class Client:
                                                        do_handshake_on_connect=False)
                 p.unregister(self._raw)
                 p.register(s, _POLLOUT)
-        put = self._put
+        put = self.put
         put(method)
         put(self._target)
         put(path if path or len(self._target) > 1 else "/")
@@ -261,18 +261,18 @@ class Client:
         put(b"\r\n")
         if hasattr(body, "write_to"):  # streamed: written piece by piece through our buffer
             w = self.bytes_sent + self._end + n
-            body.write_to(put)
+            body.write_to(self)
             if self.bytes_sent + self._end != w:
                 raise ValueError("streamed body is %d bytes, not its declared length %d"
                                  % (self.bytes_sent + self._end - w + n, n))
-            self._write(self._buf, self._end, True)
+            self._write(self.buf, self._end, True)
         elif n > _BUF - self._end:  # a big body goes out on its own, from the caller's buffer
-            self._write(self._buf, self._end, False)
+            self._write(self.buf, self._end, False)
             self._write(body, n, True)
         else:
             if n > 0:
                 put(body)
-            self._write(self._buf, self._end, True)
+            self._write(self.buf, self._end, True)
         self._end = 0
 
     def _wait(self, event):
@@ -304,19 +304,30 @@ class Client:
             else:
                 self._wait(_POLLOUT)
 
-    def _put(self, data):
-        # Gather the request in buf[:_end]: one TLS record (TCP segment), not one per piece.
+    def put(self, data):
+        """Add bytes (or a str) to the request, gathered in buf[:_end]: one TLS record
+        (TCP segment) when it fills, not one per piece."""
         if isinstance(data, str):
             data = data.encode()
         n = len(data)
-        w = self._end
-        if w + n > _BUF:
-            self._write(self._buf, w, False)
-            w = self._end = 0
-            if n > _BUF:
-                return self._write(data, n, False)
-        self._buf[w : w + n] = data
+        w = self.room(n) if n <= _BUF else self._flush()
+        if n > _BUF:
+            return self._write(data, n, False)
+        self.buf[w : w + n] = data
         self._end = w + n
+
+    def room(self, n):
+        """The position in buf where `n` (<= 1 KiB) bytes of the request can be written
+        in place; wrote() takes them."""
+        return self._end if self._end + n <= _BUF else self._flush()
+
+    def wrote(self, end):
+        self._end = end
+
+    def _flush(self):
+        self._write(self.buf, self._end, False)
+        self._end = 0
+        return 0
 
     def _fill(self):
         # Read more reply bytes after the unread ones, buf[_pos:_end]; 0 at end of stream.
@@ -329,7 +340,7 @@ class Client:
 
     def _line(self, name):
         # Next line, CR LF or LF stripped, is buf[self._a:<returned end>].
-        buf = self._buf
+        buf = self.buf
         while (i := buf.find(b"\n", self._pos, self._end)) < 0:
             a = self._pos
             if self._end == _BUF:  # move the partial line to the front
@@ -346,7 +357,7 @@ class Client:
 
     def _reply(self, method):
         # Read the status line and headers (past any 1xx reply), then the body.
-        buf = self._buf
+        buf = self.buf
         while True:
             e = self._line("status")
             a = self._a

@@ -3,17 +3,21 @@
 Bodies are streamed: a Body walks its items once to learn its length
 (Content-Length) and again, through httpc's buffer, to send them, writing the JSON
 by hand (the shapes are fixed and tiny), so an upload's memory does not depend on
-how many readings it carries and no per-reading dicts are built. Every reply,
-including a transport failure, comes back as a Reply whose `kind` says what the
-caller must do with the readings it sent.
+how many readings it carries. An item allocates nothing: its value goes from the
+record's float32 bytes to text (jsonnum.py) and its time from node seconds to ISO 8601
+(clock.py), both straight into the writer's buffer. Every reply, including a
+transport failure, comes back as a Reply whose `kind` says what the caller must do
+with the readings it sent.
 """
 
 import json
+import struct
 
 from micropython import const
 
 import clock
 import httpc
+import jsonnum
 
 STORED = "stored"
 UNAUTHORIZED = "unauthorized"
@@ -25,8 +29,10 @@ NETWORK_ERROR = "network_error"
 UNEXPECTED = "unexpected"
 _KINDS = {401: UNAUTHORIZED, 404: NOT_FOUND, 422: INVALID, 429: RATE_LIMITED}
 
-BULK_PREFIX = b"{"  # bulk and single items name no sensor: it is in the path
+BULK_PREFIX = b'{"value":'  # bulk and single items name no sensor: it is in the path
 BATTERY_MAX = const(100)  # the API's allowed battery_voltage range is 0-100 V
+_ITEM_ROOM = const(52)  # an item's tail: number (15), ',"timestamp":"' (14), ISO time (20), '"}'
+_TIMESTAMP = b',"timestamp":"'
 
 
 class Reply:
@@ -50,8 +56,8 @@ def item_prefix(slug=None, uuid=None):
     """The constant head of a batch item for one sensor, rendered once per upload: by
     slug or uuid, whichever is shorter on the wire."""
     if uuid and not (slug and len(slug) < len(uuid)):
-        return b'{"sensor_uuid":"' + uuid.encode() + b'",'
-    return b'{"sensor_slug":"' + slug.encode() + b'",'
+        return b'{"sensor_uuid":"' + uuid.encode() + b'","value":'
+    return b'{"sensor_slug":"' + slug.encode() + b'","value":'
 
 
 def battery_ok(v):
@@ -72,10 +78,36 @@ def rejected_items(errors):
     return items, whole
 
 
+class Writer:
+    """What a Body writes into. put(data) takes bytes; room(n) gives a position in `buf`
+    with n bytes free for text written in place, wrote(end) takes buf[position:end].
+    This one counts the bytes (a body's Content-Length) and hands them to `out`, if
+    given (allocating a view a piece: for tests and tools); httpc.Client sends them."""
+
+    def __init__(self, out=None):
+        self.buf = bytearray(_ITEM_ROOM)
+        self.n = 0
+        self.out = out
+
+    def put(self, data):
+        self.n += len(data)
+        if self.out:
+            self.out(data)
+
+    def room(self, n):
+        return 0
+
+    def wrote(self, end):
+        self.n += end
+        if self.out:
+            self.out(memoryview(self.buf)[:end])
+
+
 class Body:
-    """A readings body, streamed from `source`: a callable that calls emit(prefix,
-    value, t) for each item (the same items in the same order every time: once for
-    len(), once per send), or a list of (prefix, value, t). t None: no timestamp."""
+    """A readings body, streamed from `source`: a callable source(body, writer) that
+    calls body.item(writer, ...) for each reading (the same items in the same order
+    every time: once for len(), once per send), or a list of (prefix, value, t) with
+    float values. t None: no timestamp."""
 
     def __init__(self, source, battery=None, head=b'{"data":[', close=b"]"):
         if battery is not None and not battery_ok(battery):
@@ -84,56 +116,49 @@ class Body:
         self.battery = battery
         self.head = head
         self.close = close
-        self._iso = bytearray(clock.ISO_LEN)
-        self._put = None
-        self.items = self._len = 0
+        self.items = 0
+        self._f = bytearray(4)
 
     def __len__(self):
-        self._put = None
-        return self._walk()
+        w = Writer()
+        self.write_to(w)
+        return w.n
 
-    def write_to(self, put):
-        self._put = put
-        self._walk()
-        self._put = None
-
-    def _walk(self):
-        self._len = self.items = 0
-        out = self._out
-        out(self.head)
+    def write_to(self, w):
+        self.items = 0
+        w.put(self.head)
         src = self.source
         if callable(src):
-            src(self._item)
+            src(self, w)
         else:
             for prefix, value, t in src:
-                self._item(prefix, value, t)
-        out(self.close)
+                if not finite(value):
+                    raise ValueError("value must be a finite number, got %r" % (value,))
+                struct.pack_into("<f", self._f, 0, value)
+                self.item(w, prefix, self._f, 0, t)
+        w.put(self.close)
         if self.battery is not None:
-            out(b',"battery_voltage":%.4g' % self.battery)
-        out(b"}")
-        return self._len
+            w.put(b',"battery_voltage":%.4g' % self.battery)
+        w.put(b"}")
 
-    def _out(self, data):
-        if self._put:
-            self._put(data)
-        self._len += len(data)
-
-    def _item(self, prefix, value, t):
-        if not finite(value):
-            raise ValueError("value must be a finite number, got %r" % (value,))
-        out = self._out
+    def item(self, w, prefix, src, at, t):
+        """One reading: `prefix` its head (item_prefix() or BULK_PREFIX), its value the
+        float32 at src[at:at + 4], `t` node seconds or None. Allocates nothing."""
         if self.items:
-            out(b",")
+            w.put(b",")
         self.items += 1
-        out(prefix)
-        out(b'"value":')
-        out(b"%.7g" % value)
+        w.put(prefix)
+        buf = w.buf
+        end = jsonnum.write(buf, w.room(_ITEM_ROOM), src, at)
+        if end < 0:
+            raise ValueError("value must be a finite number")
         if t is not None:
-            out(b',"timestamp":"')
-            clock.write_iso(self._iso, 0, t)
-            out(self._iso)
-            out(b'"')
-        out(b"}")
+            buf[end : end + 14] = _TIMESTAMP
+            end = clock.write_iso(buf, end + 14, t)
+            buf[end] = 34  # "
+            end += 1
+        buf[end] = 125  # }
+        w.wrote(end + 1)
 
 
 class Api:

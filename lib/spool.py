@@ -1,6 +1,7 @@
 """The crash-safe flash spool: every stored reading stays until the server has it.
 
-Readings are fixed 16-byte records (sensor, flags, time, value, CRC32) in files named
+Readings are fixed 16-byte records (sensor, flags, aux, Unix time, float32 value,
+CRC-32) in files named
 by the index of their first record (8 hex digits), so the file after `f` is always
 `f + its record count` and no index of files is kept in RAM. Each commit() writes the
 cycle's readings as one new small file (one flush; small enough to live inline in
@@ -11,6 +12,10 @@ docs/spool.md explains the format and what a power cut at each step leaves behin
 
 It relies on littlefs: whole-file commits on close, atomic rename, and directory
 entries listed in name order.
+
+Appending and checking a record allocates nothing, on an ESP32 too, where ints from 2^30
+up are heap objects: the caller's time is in node seconds (clock.py), a small int, and
+goes to and from the record's Unix seconds in 16-bit halves; the CRC is crc32.py's.
 """
 
 import binascii
@@ -19,9 +24,11 @@ import struct
 
 from micropython import const
 
+import crc32
+
 RECORD = const(16)
-_FMT = "<BBHIf"  # sensor, flags, aux, unix time, value: the checksummed 12 bytes
-_REC_FMT = "<BBHIfI"  # the same, then their CRC32
+_E_LO = const(0x8580)  # clock.EPOCH's halves: node seconds + EPOCH = a record's Unix time
+_E_HI = const(0x6774)
 _STAGE = const(64)  # readings one commit can take
 _SEAL_BYTES = const(3072)  # small files merge into a segment at this size; segments fit a block
 _DEAD_BYTES = const(16384)  # the dead-letter file rotates at this size (one older file kept)
@@ -151,11 +158,10 @@ class Spool:
             return 0
         if self.keep_oldest and self.capacity and self.pending() + n > self.capacity:
             return self._refuse(n, "full")
-        data = memoryview(self._stage)[: n * RECORD]
         for attempt in (0, 1):
             try:
                 self.writes += 1
-                _write(self.q + "%08x" % self.tail, data)
+                _write(self.q + "%08x" % self.tail, self._stage, n * RECORD)
                 break
             except OSError as e:
                 _remove(self.q + "%08x" % self.tail)
@@ -365,7 +371,7 @@ class Spool:
         rec[:] = memoryview(buf)[i * RECORD : (i + 1) * RECORD]
         if why != CORRUPT:  # a corrupt record is kept byte for byte
             rec[1] = why
-            struct.pack_into("<I", rec, 12, binascii.crc32(memoryview(rec)[:12]))
+            crc32.put(rec, 0, 12, rec, 12)
         path = self.root + "/dead"
         try:
             if os.stat(path)[6] >= _DEAD_BYTES:
@@ -415,31 +421,55 @@ class Spool:
         return n
 
 
-_HEAD = bytearray(12)  # scratch for the checksummed part: no slice, no allocation
-
-
 def _pack(buf, off, sensor, flags, t, value, aux=0):
-    struct.pack_into(_FMT, _HEAD, 0, sensor, flags, aux, t, value)
-    struct.pack_into(_REC_FMT, buf, off, sensor, flags, aux, t, value, binascii.crc32(_HEAD))
+    """Record at buf[off:]; `t` in node seconds, stored as Unix seconds (u32)."""
+    buf[off] = sensor
+    buf[off + 1] = flags
+    buf[off + 2] = aux & 0xFF
+    buf[off + 3] = aux >> 8
+    lo = (t & 0xFFFF) + _E_LO
+    hi = (t >> 16) + _E_HI + (lo >> 16)
+    if hi < 0:  # before 1970: no clock says that
+        hi = lo = 0
+    buf[off + 4] = lo & 0xFF
+    buf[off + 5] = lo >> 8 & 0xFF
+    buf[off + 6] = hi & 0xFF
+    buf[off + 7] = hi >> 8 & 0xFF
+    struct.pack_into("<f", buf, off + 8, value)
+    crc32.put(buf, off, off + 12, buf, off + 12)
 
 
-def unpack(buf, i):
-    """Record `i` of `buf` as (sensor, flags, t, value), or None when its checksum fails."""
+def intact(buf, i):
+    """True when record `i` of `buf` passes its checksum."""
     off = i * RECORD
-    sensor, flags, _, t, value, crc = struct.unpack_from(_REC_FMT, buf, off)
-    if binascii.crc32(memoryview(buf)[off : off + 12]) != crc:
-        return None
-    return sensor, flags, t, value
+    return crc32.check(buf, off, off + 12, off + 12)
+
+
+def time_of(buf, i):
+    """The time of record `i` of `buf` in node seconds (a small int until 2059)."""
+    o = i * RECORD + 4
+    return ((((buf[o + 3] << 8 | buf[o + 2]) - _E_HI) << 16)
+            + (buf[o + 1] << 8 | buf[o]) - _E_LO)
 
 
 def aux(buf, i):
-    """The `aux` field of record `i` of `buf` (checked by unpack())."""
-    return struct.unpack_from("<H", buf, i * RECORD + 2)[0]
+    """The `aux` field of record `i` of `buf`."""
+    o = i * RECORD + 2
+    return buf[o + 1] << 8 | buf[o]
 
 
-def _write(path, data):
+def unpack(buf, i):
+    """Record `i` of `buf` as (sensor, flags, node time, value), or None when its
+    checksum fails. Allocates: not for the per-reading paths."""
+    if not intact(buf, i):
+        return None
+    off = i * RECORD
+    return buf[off], buf[off + 1], time_of(buf, i), struct.unpack_from("<f", buf, off + 8)[0]
+
+
+def _write(path, data, n):
     with open(path, "wb") as f:
-        f.write(data)
+        f.write(data, n)
 
 
 def _remove(path):

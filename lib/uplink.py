@@ -24,8 +24,10 @@ from micropython import const
 
 import backoff
 import clock
+import jsonnum
 import sensocan
-from spool import CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_MAX, aux, unpack
+from spool import (CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_MAX, aux, intact,
+                   time_of, unpack)
 
 # Bytes one more request costs beyond its items, measured against the mock: 563 of
 # request line, headers (a 40-character token) and reply, plus 33 of body framing
@@ -135,15 +137,17 @@ class Uplink:
     # -- reading the window --------------------------------------------------------
 
     def _records(self, lo, hi):
-        """(position, index in rbuf) of the window's readings lo..hi-1 not yet done."""
+        """Positions of the window's readings lo..hi-1 not yet done; reading p is record
+        p - self.base of rbuf. Yields small ints: a walk allocates nothing per reading."""
         buf, done = self.rbuf, self.done
         while lo < hi:
             n = min(self.spool.read(lo, buf), hi - lo)
             if not n:
                 break
-            for i in range(n):
-                if not _bit(done, lo + i):
-                    yield lo + i, i
+            self.base = lo
+            for p in range(lo, lo + n):
+                if not _bit(done, p):
+                    yield p
             lo += n
         self.reached = lo  # short of hi only when the spool could not be read further
 
@@ -157,14 +161,15 @@ class Uplink:
             counts[s] = 0
         end = n or min(self.spool.pending(), WINDOW_MAX)
         dirty = False
-        for p, i in self._records(0, end):
-            rec = unpack(buf, i)
+        for p in self._records(0, end):
+            i = p - self.base
+            o = i * RECORD
             why = None
-            if rec is None:
+            s = buf[o]
+            if not intact(buf, i):  # checked once per upload: the walks below trust it
                 why, text = CORRUPT, "checksum failed"
             else:
-                s, flags, t, v = rec
-                if flags == LOST:  # a tombstone: the spool already counted the loss
+                if buf[o + 1] == LOST:  # a tombstone: the spool already counted the loss
                     _set(done, p)
                     dirty = True
                     continue
@@ -173,9 +178,10 @@ class Uplink:
                     _set(done, p)
                     dirty = True
                     continue
-                if s >= len(counts) or not sensocan.finite(v):
-                    why, text = UNSENDABLE, "sensor %d, value %r" % (s, v)
-                elif self.date(t, aux(buf, i)) is None:
+                if s >= len(counts) or not jsonnum.finite(buf, o + 8):
+                    r = unpack(buf, i)
+                    why, text = UNSENDABLE, "sensor %d, value %r" % (s, r[3])
+                elif self.date(time_of(buf, i), aux(buf, i)) is None:
                     why, text = UNDATED, "taken before the clock was ever set in its boot session"
             if why:
                 self._dead(buf, i, why, text, res)
@@ -204,7 +210,8 @@ class Uplink:
                 group[s] = 255
                 continue
             uuid = self.uuids[s]
-            if uuid and (c == total or c * (len(self.prefixes[s]) - 1) > _REQUEST_BYTES):
+            saved = len(self.prefixes[s]) - len(sensocan.BULK_PREFIX)  # per item, in bulk
+            if uuid and (c == total or c * saved > _REQUEST_BYTES):
                 group[s] = len(kinds)
                 kinds.append(_SINGLE if total == 1 else _BULK)
                 continue
@@ -217,24 +224,29 @@ class Uplink:
     # -- sending -------------------------------------------------------------------
 
     def _items(self, lo, hi):
-        """(position, index in rbuf) of the readings request `self.req` carries."""
+        """Positions (as _records) of the readings request `self.req` carries."""
         g = self.req[0]
         group, aside, buf = self.group, self.aside, self.rbuf
-        for p, i in self._records(lo, hi):
-            if _of(group, buf, i) == g and not _bit(aside, p):
-                rec = unpack(buf, i)  # a file turned unreadable since the plan: tombstones
-                if rec is not None and rec[1] != LOST:
-                    yield p, i
+        for p in self._records(lo, hi):
+            i = p - self.base
+            # a file turned unreadable since the plan holds tombstones now
+            if _of(group, buf, i) == g and not _bit(aside, p) and buf[i * RECORD + 1] != LOST:
+                yield p
 
-    def _source(self, emit):
+    def _source(self, body, w):
         """The Body's items: the request's readings with their real times."""
         g, lo, hi = self.req
+        prefixes = self.prefixes if self.kinds[g] == _BATCH else None
+        for p in self._items(lo, hi):
+            self._emit(body, w, p - self.base, prefixes)
+
+    def _emit(self, body, w, i, prefixes):
+        """Record i of rbuf into the body (prefixes None: a bulk or single item): the
+        upload's per-reading path, which allocates nothing."""
         buf = self.rbuf
-        batch = self.kinds[g] == _BATCH
-        for _, i in self._items(lo, hi):
-            s, _, t, v = unpack(buf, i)
-            emit(self.prefixes[s] if batch else sensocan.BULK_PREFIX, v,
-                 self.date(t, aux(buf, i)))
+        o = i * RECORD
+        body.item(w, prefixes[buf[o]] if prefixes else sensocan.BULK_PREFIX, buf, o + 8,
+                  self.date(time_of(buf, i), aux(buf, i)))
 
     def _send(self, tasks, res):
         """Send the first task's request and act on the reply; False: stop draining."""
@@ -242,9 +254,9 @@ class Uplink:
         kind = self.kinds[g]
         items = 0
         sensor = None
-        for _, i in self._items(lo, hi):
+        for p in self._items(lo, hi):
             items += 1
-            sensor = self.rbuf[i * RECORD]
+            sensor = self.rbuf[(p - self.base) * RECORD]
         if not items:  # everything in it was set aside
             self._finish(tasks, res)
             return True
@@ -295,12 +307,12 @@ class Uplink:
         added = 0
         k = 0
         unknown = set()
-        for p, i in self._items(lo, hi):
+        for p in self._items(lo, hi):
             if k in bad:
                 why = _errors_of(errors, k)
                 self.log.warn("reading rejected by the server: %s" % why)
                 if ".sensor_" in why:  # an unknown slug or uuid
-                    unknown.add(self.rbuf[i * RECORD])
+                    unknown.add(self.rbuf[(p - self.base) * RECORD])
                 _set(self.aside, p)
                 added += 1
             k += 1
@@ -325,7 +337,7 @@ class Uplink:
             return True
         if items > 1:
             k = 0
-            for p, _ in self._items(lo, hi):
+            for p in self._items(lo, hi):
                 if k == items // 2:
                     tasks[0] = (g, lo, p)
                     tasks.insert(1, (g, p, hi))
@@ -335,7 +347,7 @@ class Uplink:
             self.log.error("server keeps rejecting readings without naming them; pausing")
             return res.stop(reply)
         res.blind += 1
-        for p, _ in self._items(lo, hi):
+        for p in self._items(lo, hi):
             self.log.warn("reading rejected by the server: %s" % (reply.errors or reply.message))
             _set(self.aside, p)
         return True
@@ -349,8 +361,8 @@ class Uplink:
                            "dashboard's Sensors tab or fix config.json"
                            % (self.sensors[s][0] or self.sensors[s][1]))
         buf = self.rbuf
-        for p, i in self._records(lo, hi):
-            if buf[i * RECORD] == s:
+        for p in self._records(lo, hi):
+            if buf[(p - self.base) * RECORD] == s:
                 _set(self.aside, p)
 
     def _finish(self, tasks, res):
@@ -359,7 +371,8 @@ class Uplink:
         g, lo, hi = tasks.pop(0)
         group, aside, done, buf = self.group, self.aside, self.done, self.rbuf
         marked = 0
-        for p, i in self._records(lo, hi):
+        for p in self._records(lo, hi):
+            i = p - self.base
             if _of(group, buf, i) == g:
                 if _bit(aside, p):
                     if buf[i * RECORD] in self.unknown:

@@ -10,7 +10,7 @@ from tests.nodekit import DEVICE, SENSORS, TOKEN
 from tools import certs
 from tools.sensocan_mock import MockServer
 
-T = 1795751000  # 2026-11-27T03:43:20Z
+T = 60061400  # 2026-11-27T03:43:20Z in node seconds (lib/clock.py)
 
 
 @pytest.fixture

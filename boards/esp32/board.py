@@ -19,6 +19,8 @@ from binascii import crc32
 import machine
 from micropython import const
 
+from clock import EPOCH
+
 NAME = "esp32"
 FLASH = ""
 DATA_DIR = "/data"
@@ -35,7 +37,8 @@ def _vfs_bytes():
 
 
 FLASH_BYTES = _vfs_bytes()  # the littlefs partition (2 MiB on a 4 MB board)
-_EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0  # ESP32 counts from 2000
+# port seconds - this = node seconds (clock.py): the ESP32 counts from 2000, so a small int
+_TO_NODE = EPOCH - (946684800 if time.gmtime(0)[0] == 2000 else 0)
 
 _CAUSES = {
     machine.PWRON_RESET: "power_on",
@@ -96,8 +99,8 @@ def reset_cause():
 
 
 def now():
-    """Unix seconds (the port's own epoch is 2000)."""
-    return time.time() + _EPOCH
+    """Node seconds (clock.py), from the RTC."""
+    return time.time() - _TO_NODE
 
 
 def rtc_memory(data=None):
@@ -247,7 +250,7 @@ def sync_time(host, timeout_s):
     t = ntptime.time()  # seconds in this port's epoch
     tm = time.gmtime(t)
     machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
-    return t + _EPOCH - before
+    return t - _TO_NODE - before
 
 
 def alert(code):

@@ -24,6 +24,8 @@ import time
 
 from micropython import const
 
+from clock import EPOCH
+
 NAME = "unix"
 STATE = os.getenv("SENSOCAN_STATE") or "state"
 FLASH = "/flash"
@@ -73,7 +75,7 @@ if _PORT_EPOCH or os.getenv("SENSOCAN_TICKS_WRAP"):
     time = sys.modules["time"] = _Esp32Time(time, int(os.getenv("SENSOCAN_TICKS_WRAP") or 0))
 del _Esp32Time  # its RAM back when unused: the upload phase needs every KiB
 _TICKS = time.ticks_ms()
-_EPOCH = _2000 if time.gmtime(0)[0] == 2000 else 0  # the ESP32 board's own conversion
+_TO_NODE = EPOCH - (_2000 if time.gmtime(0)[0] == 2000 else 0)  # the ESP32 board's conversion
 
 
 def _load_world():
@@ -108,10 +110,11 @@ def _rtc_seconds():
 
 
 def now():
-    """Unix seconds from the board's RTC; world.json {"rtc_fault": true} breaks it."""
+    """Node seconds (clock.py) from the board's RTC; world.json {"rtc_fault": true}
+    breaks it."""
     if _RTC_FAULT:
         raise OSError("RTC: simulated hardware fault")
-    return _rtc_seconds() + _EPOCH  # what time.time() + _EPOCH gives on the ESP32
+    return _rtc_seconds() - _TO_NODE  # what time.time() - _TO_NODE gives on the ESP32
 
 
 def rtc_memory(data=None):

@@ -1,10 +1,13 @@
 """Simulated sensors of the emulated board: deterministic signals and recorded data.
 
 Each driver takes (board, spec) from the validated config and answers read(t, n)
-with a float, t being the board's Unix time and n the sample number since power-on.
+with a float, t being the board's time in node seconds (clock.py) and n the sample
+number since power-on.
 """
 
 import math
+
+from clock import EPOCH
 
 
 class Wave:
@@ -18,7 +21,7 @@ class Wave:
         self.phase = spec["phase_s"]
 
     def read(self, t, n):
-        p = ((t + self.phase) % self.period) / self.period
+        p = ((t + EPOCH + self.phase) % self.period) / self.period  # on the Unix clock
         if self.shape == "sine":
             y = math.sin(2 * math.pi * p)
         elif self.shape == "triangle":
@@ -92,8 +95,8 @@ class Battery:
         self.seconds = spec["hours"] * 3600
 
     def read(self, t, n):
-        start = self.board.world().get("battery_start", t)
-        used = min(1.0, max(0, t - start) / self.seconds)
+        start = self.board.world().get("battery_start", t + EPOCH)  # Unix seconds
+        used = min(1.0, max(0, t + EPOCH - start) / self.seconds)
         return self.full - (self.full - self.empty) * used
 
 

@@ -4,6 +4,7 @@ import os
 
 import backoff
 import bootsessions
+import clock
 
 TMP = os.getenv("TEST_TMP")
 
@@ -36,11 +37,12 @@ def test_sessions_date_readings_once_synced_and_survive_a_reload():
     first = s.start()
     second = s.start()
     assert (first, second) == (1, 2)
-    s.synced(second, 1795750000 - 946684800)
+    y2000 = 946684800 - clock.EPOCH  # a cold-booted RTC, in node seconds
+    s.synced(second, 60060400 - y2000)
     s = bootsessions.Sessions(path)  # after a reset
-    assert s.date(946684800 + 60, second) == 1795750060
-    assert s.date(946684800 + 60, first) is None  # never synced: cannot be dated
-    assert s.date(1795750123, 0) == 1795750123  # a set clock's time is kept as it is
+    assert s.date(y2000 + 60, second) == 60060460
+    assert s.date(y2000 + 60, first) is None  # never synced: cannot be dated
+    assert s.date(60060523, 0) == 60060523  # a set clock's time is kept as it is
     assert s.start() == 3
 
 
@@ -56,4 +58,4 @@ def test_a_corrupt_table_starts_afresh():
     with open(path, "w") as f:
         f.write("{not json")
     s = bootsessions.Sessions(path)
-    assert s.start() == 1 and s.date(946684800, 1) is None
+    assert s.start() == 1 and s.date(946684800 - clock.EPOCH, 1) is None

@@ -7,8 +7,9 @@ import os
 
 import utime  # the unix port's own clock, which the board leaves alone
 
-CLOCK = 1795760664  # 2026-11-27T06:24:24Z
+CLOCK = 1795760664  # 2026-11-27T06:24:24Z: the simulator's clocks are Unix seconds
 _2000 = 946684800
+EPOCH = 1735689600  # clock.EPOCH: the board gives node seconds, Unix - EPOCH
 
 
 def boot(**env):
@@ -36,12 +37,14 @@ def test_the_2000_epoch_goes_through_the_esp32_boards_conversion():
     board = boot(SENSOCAN_EPOCH=2000, SENSOCAN_CLOCK=CLOCK, SENSOCAN_TRUE_CLOCK=CLOCK + 90)
     import time
 
-    assert time.gmtime(0)[0] == 2000 and board._EPOCH == _2000
+    assert time.gmtime(0)[0] == 2000 and board._TO_NODE == EPOCH - _2000
     assert abs(time.time() - (CLOCK - _2000)) <= 1
     assert time.gmtime(time.time())[:3] == (2026, 11, 27)
-    assert abs(board.now() - CLOCK) <= 1 and iso(board.now()).startswith(b"2026-11-27T06:24:2")
+    assert abs(board.now() - (CLOCK - EPOCH)) <= 1
+    assert iso(board.now()).startswith(b"2026-11-27T06:24:2")
     assert board.sync_time("pool.ntp.org", 1) in (89, 90, 91)
-    assert abs(board.now() - (CLOCK + 90)) <= 1 and abs(time.time() - (CLOCK + 90 - _2000)) <= 1
+    assert abs(board.now() - (CLOCK + 90 - EPOCH)) <= 1
+    assert abs(time.time() - (CLOCK + 90 - _2000)) <= 1
 
 
 def test_an_unset_rtc_reads_2000_and_the_firmware_knows_it_is_unset():
@@ -50,7 +53,7 @@ def test_an_unset_rtc_reads_2000_and_the_firmware_knows_it_is_unset():
 
     import clock
 
-    assert time.time() in (5, 6) and board.now() in (_2000 + 5, _2000 + 6)
+    assert time.time() in (5, 6) and board.now() in (_2000 - EPOCH + 5, _2000 - EPOCH + 6)
     assert not clock.valid(board.now()) and iso(board.now()) == b"2000-01-01T00:00:05Z"
 
 
@@ -65,7 +68,7 @@ def test_ticks_wrap_at_2_30_and_the_clock_runs_on_across_the_wrap():
     t1 = time.ticks_ms()
     assert t1 < 1500 and 1150 <= time.ticks_diff(t1, t0) <= 1500
     assert time.ticks_diff(t0, t1) < 0  # t0 is before t1, although it is the bigger number
-    assert board.now() == CLOCK + 1
+    assert board.now() == CLOCK - EPOCH + 1
 
 
 def test_a_driver_timeout_measured_across_the_wrap():

@@ -257,7 +257,7 @@ def test_dead_letters_are_kept_marked_and_rotate():
 def test_append_allocates_nothing():
     flashfs.mount()
     sp = Spool(ROOT)
-    t, v = 1795751000, 21.5
+    t, v = 60061400, 21.5  # node seconds (clock.py): 2026-11-27
     gc.collect()
     micropython.heap_lock()
     try:

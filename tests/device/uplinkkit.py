@@ -11,7 +11,7 @@ from uplink import Uplink
 flashfs.mount()  # littlefs, as on the board: the spool relies on its directory order
 TMP = "/flash"
 HOST_TMP = os.getenv("TEST_TMP")
-T0 = 1795751000  # 2026-11-27T03:43:20Z
+T0 = 60061400  # 2026-11-27T03:43:20Z in node seconds (clock.py)
 U = ["7a8b9c0d-1234-5678-90ab-cdef1234567%d" % i for i in range(4)]
 SLUGS = [("a", None), ("b", None), ("c", None)]  # batch only: no UUID, no bulk endpoint
 UUIDS = [("a", U[0]), ("b", U[1]), ("c", U[2])]
@@ -39,7 +39,7 @@ class Http:
         n = len(body)
         name = "%s/req%d.json" % (HOST_TMP, len(self.sent))
         with open(name, "wb") as f:  # to a host file: the heap is the node's, not ours
-            body.write_to(f.write)
+            body.write_to(sensocan.Writer(f.write))
             assert f.tell() == n, "Content-Length %d, body %d" % (n, f.tell())
         self.sent.append(Req(path, name))
         status, headers, body = self.replies.pop(0)

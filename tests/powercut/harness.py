@@ -20,6 +20,7 @@ import flashdev
 import vfs
 
 import log
+import sensocan
 import spool as spool_mod
 from flashdev import PowerCut
 
@@ -46,7 +47,7 @@ class World:
     """Everything outside the flash: clock, RTC memory, the server, the counters."""
 
     def __init__(self):
-        self.t = 1795750000
+        self.t = 60060400  # node seconds (clock.py): 2026-11-27
         self.rtc = b""
         self.next_value = 0
         self.committed = []  # reading numbers whose commit() returned
@@ -150,7 +151,7 @@ class FakeHttp:
             raw[at[0] : at[0] + len(data)] = data
             at[0] += len(data)
 
-        body.write_to(put)
+        body.write_to(sensocan.Writer(put))
         items = json.loads(raw)["data"]
         if type(items) is dict:  # the single-reading endpoint
             items = [items]
