@@ -12,14 +12,14 @@ the sensor's +-12 Pa relative accuracy. (For the datasheet's worked example, adc
 415148, it gives 100656 Pa where the int64 code gives 100653.25 Pa.)
 
 The ESP32's small ints have 31 bits: an int at or above 2^30 in magnitude is a heap
-object. The C code's int32 intermediates go up to 2^32, so each would allocate, several
-times a reading. Here its products are split into parts whose sums are shifted with
-exact carries, and its divisions done a byte at a time, so no intermediate reaches 2^30
-in magnitude and a measurement allocates only its three floats. The results are those
-of the C code bit for bit, where an int32 product wraps too (with calibration words no
-real chip has); tests/test_bme280_compensation.py checks that against the C code. A
-pressure the C code puts at 2^30 Pa or more (it returns a uint32) comes out as 2^30 - 1:
-out of range all the same.
+object. The C code's int32 intermediates go up to 2^32: as they stand, several long ints
+a reading. Here its products are split into parts whose sums are shifted with exact
+carries, and its division done a byte at a time, so no intermediate reaches 2^30 in
+magnitude and a measurement allocates only its three floats. The results are the C
+code's bit for bit, also where an int32 wraps (with calibration words no real chip
+has): tests/test_bme280_compensation.py checks them against the C code. A pressure the
+C code puts at 2^30 Pa or more (it returns a uint32) comes out as 2^30 - 1: out of
+range all the same.
 
 Bus faults come out as OSError (ENODEV: no answer, ETIMEDOUT: bus or measurement
 timeout); a reading outside the sensor's range (-40..85 °C, 300..1100 hPa) or data
