@@ -24,6 +24,8 @@ class Analog:
                                float("inf") if hi is None else hi)
 
     def read(self, t, n):
+        # A small int on the ESP32 (below 2^30): at most 256 samples (config) of at most
+        # 3.9 V, the full scale at 11 dB (ESP-IDF driver/adc.h)
         total = 0
         for _ in range(self.samples):
             total += self.adc.read_uv()

@@ -29,6 +29,10 @@ class BH1750:
 
     def measure(self):
         """One H-resolution measurement: lux."""
+        return self._count() / 1.2
+
+    def _count(self):
+        """One measurement's count, lux x 1.2, allocating nothing."""
         self.i2c.writeto(self.addr, _ONE_TIME_H)
         time.sleep_ms(_MEAS_MS)
         b = self._buf
@@ -36,4 +40,4 @@ class BH1750:
         count = b[0] << 8 | b[1]
         if count == _SATURATED:
             raise ValueError("bh1750: saturated (count 0xFFFF): over 54612 lx")
-        return count / 1.2
+        return count

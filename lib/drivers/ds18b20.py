@@ -40,6 +40,10 @@ class DS18B20:
 
     def measure(self):
         """One 12-bit conversion: °C."""
+        return self._raw() / 16
+
+    def _raw(self):
+        """One conversion's temperature register, signed, in 1/16 °C, allocating nothing."""
         ow = self.ow
         self._select()
         ow.writebyte(_CONVERT_T)
@@ -61,7 +65,7 @@ class DS18B20:
             raw -= 0x10000
         if not -55 * 16 <= raw <= 125 * 16:
             raise ValueError("ds18b20: %.4f °C is outside the sensor's -55..125 °C" % (raw / 16))
-        return raw / 16
+        return raw
 
     def _select(self):
         ow = self.ow

@@ -38,17 +38,24 @@ class SHT4x:
         time.sleep_ms(10)
         b = self._read()
         self.serial = b[0] << 24 | b[1] << 16 | b[3] << 8 | b[4]
+        self._t = self._rh = 0
 
     def measure(self):
         """One high-precision measurement: (°C, %RH)."""
+        self._sample()
+        return self._t / _FULL, self._rh / _FULL
+
+    def _sample(self):
+        """One measurement in exact integers, allocating nothing: _t in °C x 65535, _rh in
+        %RH x 65535 (below 2^24)."""
         self.i2c.writeto(self.addr, _MEASURE_HIGH)
         time.sleep_ms(_MEAS_MS)
         b = self._read()
-        t = 175 * (b[0] << 8 | b[1]) - 45 * _FULL  # °C x 65535, exact
+        t = 175 * (b[0] << 8 | b[1]) - 45 * _FULL
         if not -40 * _FULL <= t <= 125 * _FULL:
             raise ValueError("sht4x: %.2f °C is outside the sensor's -40..125 °C" % (t / _FULL))
-        rh = min(max(125 * (b[3] << 8 | b[4]) - 6 * _FULL, 0), 100 * _FULL)
-        return t / _FULL, rh / _FULL
+        self._t = t
+        self._rh = min(max(125 * (b[3] << 8 | b[4]) - 6 * _FULL, 0), 100 * _FULL)
 
     def _read(self):
         b = self._buf

@@ -3,6 +3,7 @@
 # Prints "@@PASS" on success; a failure prints its traceback and exits 1.
 import sys
 
+sys.path.pop(0)  # this script's directory: import the tests' .mpy (MICROPYPATH), not their source
 mod_name, test_name = sys.argv[1], sys.argv[2]
 mod = __import__(mod_name)
 getattr(mod, test_name)()

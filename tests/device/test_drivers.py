@@ -4,6 +4,7 @@ import errno
 import gc
 
 import i2csim
+import micropython
 from chips.bh1750 import BH1750 as BH1750Chip
 from chips.bme280 import BME280 as BME280Chip
 from chips.ds18b20 import DS18B20 as DS18B20Chip
@@ -31,6 +32,15 @@ def oserror(code, fn, *args):
     return e
 
 
+def locked(fn):
+    """fn() with the heap locked: anything it allocates raises MemoryError."""
+    micropython.heap_lock()
+    try:
+        return fn()
+    finally:
+        micropython.heap_unlock()
+
+
 def bytes_per_call(fn, n=5):
     """Heap bytes fn() allocates a call, after a first call (gc off: nothing is freed)."""
     fn()
@@ -54,7 +64,10 @@ def test_crc8_datasheet_examples():
 
 def test_bme280_datasheet_worked_example():
     bus = i2csim.I2C({0x76: BME280Chip(adc=(519888, 415148, 30000))})
-    t, p, h = BME280(bus).measure()
+    d = BME280(bus)
+    locked(d._sample)
+    assert (d._t, d._p, d._h) == (2508, 100656, 56317)
+    t, p, h = d.measure()
     assert t == 25.08  # datasheet: 2508
     # The 32-bit formula: 100656 Pa, 3 Pa from the datasheet's 100653.27 Pa.
     assert p == 1006.56 and abs(p - 1006.5327) < 0.031
@@ -72,7 +85,7 @@ def test_bme280_humidity_clipped_to_0_100():
 
 def test_bme280_reads_signed_12_bit_humidity_parameters():
     h = (75, 362, 0, -313, -50, -30)  # dig_H4, dig_H5 share register 0xE5
-    assert BME280(i2csim.I2C({0x76: BME280Chip(h=h)}))._h == h
+    assert BME280(i2csim.I2C({0x76: BME280Chip(h=h)}))._cal_h == h
 
 
 def test_bme280_refuses_another_chip_and_an_empty_address():
@@ -240,20 +253,45 @@ def test_stuck_sda_fails_the_whole_bus_until_recovery():
 
 
 def test_drivers_allocate_only_their_float_results():
-    bus = i2csim.I2C({0x76: BME280Chip(), 0x44: SHT4xChip(), 0x23: BH1750Chip()})
-    ow = i2csim.OneWire([DS18B20Chip()])
+    """A measurement up to its integers runs with the heap locked, at the ends of the
+    range; measure() then allocates exactly its float results."""
+    bme_chip, sht_chip, bh_chip, ds_chip = BME280Chip(), SHT4xChip(), BH1750Chip(), DS18B20Chip()
+    bus = i2csim.I2C({0x76: bme_chip, 0x44: sht_chip, 0x23: bh_chip})
+    ow = i2csim.OneWire([ds_chip])
+    bme, sht, bh = BME280(bus), SHT4x(bus), BH1750(bus)
+    ds = (DS18B20(ow), DS18B20(ow, ow.scan()[0]))  # skip ROM, match ROM
+    for adc_h, h in ((0, 0), (0xFFFF, 102400)):  # 0 and 100 %RH
+        bme_chip.adc = (519888, 415148, adc_h)
+        locked(bme._sample)
+        assert (bme._t, bme._p, bme._h) == (2508, 100656, h)
+    for adc_t in (0, 0xFFFFF):  # the compensation at its inputs' ends
+        t_fine = locked(lambda: bme._t_fine(adc_t))
+        for adc in (0, 0xFFFFF):
+            locked(lambda: bme._pressure(adc, t_fine) + bme._humidity(adc >> 4, t_fine))
+    for t_raw, rh_raw, rh in ((0x0751, 0, 0), (0xF8AE, 0xFFFF, 100 * 65535)):  # -40, 125 °C
+        sht_chip.t_raw, sht_chip.rh_raw = t_raw, rh_raw
+        locked(sht._sample)
+        assert sht._t == 175 * t_raw - 45 * 65535 and sht._rh == rh
+    for count in (0, 0xFFFE):
+        bh_chip.count = count
+        assert locked(bh._count) == count
+    for raw, sixteenths in ((0xFC90, -880), (0x07D0, 2000)):  # -55, 125 °C
+        ds_chip.raw = raw
+        for d in ds:
+            assert locked(d._raw) == sixteenths
+    bme_chip.adc = (519888, 415148, 30000)
     x, y, z = 2508, 100656, 56317
     cases = (
-        (BME280(bus), lambda: (x / 100, y / 100, z / 1024)),
-        (SHT4x(bus), lambda: (x / 65535, y / 65535)),
-        (BH1750(bus), lambda: x / 1.2),
-        (DS18B20(ow), lambda: x / 16),
-        (DS18B20(ow, ow.scan()[0]), lambda: x / 16),
+        (bme, lambda: (x / 100, y / 100, z / 1024)),
+        (sht, lambda: (x / 65535, y / 65535)),
+        (bh, lambda: x / 1.2),
+        (ds[0], lambda: x / 16),
+        (ds[1], lambda: x / 16),
     )
     for d, results in cases:
         buf = d._buf
         spent, floats = bytes_per_call(d.measure), bytes_per_call(results)
-        assert spent <= floats, (type(d).__name__, spent, floats)
+        assert spent == floats, (type(d).__name__, spent, floats)
         assert d._buf is buf
 
 
