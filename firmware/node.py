@@ -10,15 +10,31 @@ import os
 import sys
 import time
 
+from micropython import const
+
+import backoff
 import clock
 import log
 from rtcstate import UNSET, RtcState
 from spool import Spool
 
-_WDT_MS = 120000  # covers DNS, NTP, a TLS handshake and a request at its deadline
+_WDT_MS = const(120000)  # covers DNS, NTP, a TLS handshake and a request at its deadline
 _RESET_CODES = {"power_on": 1, "deep_sleep": 2, "watchdog": 3, "soft": 4}
-_ALERT_BLINKS = {401: 3, 404: 4}  # status -> LED blink code: a human must fix the config
+# Failures only a person can clear (sensocan.PERSON): the LED's blink code, and the fix
+_PERSON = {
+    "unauthorized": (3, "check api.token (Device Details, Credentials tab)"),
+    "not_found": (4, "check api.device_uuid (Device Details, Overview tab), or create the device"),
+    "tls_refused": (5, "api.ca_cert must be the root CA of the server's certificate chain, "
+                    "for the host in api.base_url"),
+    "api": (5, "fix it in config.json"),
+}
+_PARKED_BLINK = const(4)  # a sensor the server does not know: create it on the dashboard
 _T0 = time.ticks_ms()  # awake_ms counts from here: main.py imports this just before run()
+
+
+def _count(n, noun):
+    """'no readings', '1 reading', '2 readings': a count in the console's words."""
+    return "%s %s%s" % (n or "no", noun, "" if n == 1 else "s")
 
 
 def _next_due(due, interval, now):
@@ -118,11 +134,12 @@ class Node:
         return True
 
     def upload(self, now, battery):
-        """Drain the spool through the API; returns a summary for the cycle line."""
+        """Drain the spool through the API; returns the cycle line's upload part."""
         board, st, up, fig = self.board, self.st, self.cfg["upload"], self.figures
         api_cfg = self.cfg["api"]
         fig["http_status"] = 0
         t0 = time.ticks_ms()  # radio_ms: from link_up to link_down, a failed join too
+        until = time.ticks_add(t0, up["deadline_s"] * 1000)  # the radio is off by then
         try:
             board.link_up(self.cfg["wifi"])
         except OSError as e:
@@ -149,8 +166,7 @@ class Node:
                                     timeout_ms=int(api_cfg["timeout_s"] * 1000),
                                     deadline_ms=int(api_cfg["timeout_s"] * 3000))
             except ValueError as e:  # a setting the server cannot be reached with
-                log.error("upload impossible: %s; readings are kept" % e)
-                return self._retry(now, up["alert_retry_s"], "api: %s" % e)
+                return self._person(now, "api", "upload impossible: %s" % e)
             if battery is not None and not sensocan.battery_ok(battery):
                 log.warn("battery reads %r V, outside the API's 0-100: not sent" % battery)
                 battery = None
@@ -161,10 +177,11 @@ class Node:
                 date = self.sessions().date
             except OSError:
                 pass
-            if now >= st.unpark_at and self.spool.parked():
+            if self.spool.parked() and now >= st.unpark_at:
                 log.info("trying %d parked readings again" % self.spool.unpark())
+                st.unpark_at = now + up["alert_retry_s"]
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
-                                date, self.wdt.feed).drain(battery, up["max_requests"])
+                                date, self.wdt.feed).drain(battery, up["max_requests"], until)
             self._low_heap()
         finally:
             if http:
@@ -174,36 +191,54 @@ class Node:
             board.link_down()
             fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
         st.unsure += res.unsure
-        fig["http_status"] = res.status or (201 if res.requests else 0)
-        text = "sent %d, %d requests" % (res.acked, res.requests)
+        fig.update(sent=res.acked, requests=res.went, unanswered=res.unsure,
+                   set_aside=res.dead, parked_now=res.parked,
+                   http_status=res.status or (201 if res.requests else 0))
+        if res.answered:  # the server took requests: whatever failed next starts afresh
+            st.failures = 0
+        if res.parked and st.unpark_at <= now:  # the first parked since the last try
+            st.unpark_at = now + up["alert_retry_s"]
+        text = "sent %d in %s" % (res.acked, _count(res.went, "request")) if res.went else (
+            "no request sent")
         if res.dead:
             text += ", %d set aside" % res.dead
+        if res.parked:
+            text += ", %d parked (sensor unknown to the server)" % res.parked
         if res.unsure:
             text += ", %d unanswered (sent again later: maybe twice)" % res.unsure
         if res.kind != sensocan.STORED:
-            fig["http_status"] = res.status
-            alert = _ALERT_BLINKS.get(res.status, 0)
-            if alert:
-                st.alert = alert
-                board.alert(alert)
-            return self._retry(now, uplink.retry_wait(res, log, up["alert_retry_s"]),
-                               "%s; %s %d %s" % (text, res.kind, res.status, res.message))
-        st.failures = 0
-        if res.parked:
-            st.unpark_at = now + up["alert_retry_s"]
-            text += ", %d parked (sensor unknown to the server)" % res.parked
-        alert = _ALERT_BLINKS[404] if self.spool.parked() else 0  # a sensor to create
-        if st.alert != alert:
-            st.alert = alert
-            board.alert(alert)
-            if not alert:
-                log.info("uploads accepted again: alert cleared")
+            fig["failure"] = res.kind
+            text = "%s; %s %d %s" % (text, res.kind, res.status, res.message)
+            cls = sensocan.failure(res.kind)
+            if cls is sensocan.PERSON:
+                return self._person(now, res.kind, "upload refused (%s %d %s)"
+                                    % (res.kind, res.status, res.message), text)
+            return self._retry(now, res.wait if cls is sensocan.RATE_LIMIT else None, text)
+        self._alert(_PARKED_BLINK if self.spool.parked() else 0)
         if res.wait:
             st.retry_at = now + res.wait
             text += ", rate limit: pause %d s" % res.wait
         # more to send: the next slot is now, or when the rate-limit pause ends
         self.more = (res.requests >= res.max_requests or res.wait) and self.spool.pending()
         return text
+
+    def _alert(self, code):
+        """Show (or clear, 0) the LED alert that asks for a person."""
+        st = self.st
+        if st.alert != code:
+            if not code:
+                log.info("uploads accepted again: alert cleared")
+            st.alert = code
+            self.board.alert(code)
+
+    def _person(self, now, kind, what, text=None):
+        """A failure only a person can fix (sensocan.PERSON): on flash, on the LED, and
+        tried again every upload.alert_retry_s."""
+        code, fix = _PERSON[kind]
+        wait = self.cfg["upload"]["alert_retry_s"]
+        log.error("%s: %s; readings are kept, next try in %d s" % (what, fix, wait))
+        self._alert(code)
+        return self._retry(now, wait, text or what)
 
     def _record_health(self):
         """Store the health figures as readings under their slugs: they travel (batch)
@@ -224,20 +259,34 @@ class Node:
 
     def _retry(self, now, wait, what):
         """Plan the next upload attempt after a failure (backoff unless told)."""
-        import backoff
-
         st, up = self.st, self.cfg["upload"]
         if wait is None:
             wait = backoff.delay(st.failures, up["backoff_base_s"], up["backoff_cap_s"])
         st.failures += 1
         st.retry_at = now + wait
+        self.figures["retry_in"] = wait
         return "%s, retry in %d s" % (what, wait)
+
+    def _settle(self, now):
+        """A clock that stepped (NTP, a hand-set RTC, a flat RTC battery) may leave due
+        times days or years ahead: none stays further off than the longest wait it is
+        ever set to, so a step never makes the node sleep past its next sample."""
+        st, cfg, up = self.st, self.cfg, self.cfg["upload"]
+        bands = [cfg["upload_interval_s"]] + [b for _, b in cfg["power_bands"]]
+        for name, most in (("next_sample", cfg["sample_interval_s"]),
+                           ("next_upload", max(bands)),
+                           ("retry_at", max(up["backoff_cap_s"], up["alert_retry_s"],
+                                            backoff.RATE_MAX_S)),
+                           ("unpark_at", up["alert_retry_s"])):
+            if getattr(st, name) > now + most:
+                setattr(st, name, now + most)
 
     def cycle(self):
         """One wake: sample and/or upload when due; returns seconds until the next wake."""
         board, st, cfg = self.board, self.st, self.cfg
         self.wdt = board.watchdog(_WDT_MS)
         now = board.now()
+        self._settle(now)
         st.cycle += 1
         if st.alert:
             board.alert(st.alert)
@@ -249,6 +298,7 @@ class Node:
             st.battery_mv = int(battery * 1000)  # it goes by the last reading
         if stored is not None:
             parts.append("stored %d" % stored)
+            self.figures["stored"] = stored
             st.next_sample = _next_due(now if st.next_sample == UNSET else st.next_sample,
                                        cfg["sample_interval_s"], now)
         upload = due and self.spool.pending()
@@ -270,8 +320,6 @@ class Node:
             now += self.jump
         if due and not (upload and st.failures) and not self.more:
             # the first upload slot is on this device's own phase of the interval
-            import backoff
-
             interval = cfg["upload_interval_s"]
             mv = st.battery_mv
             for below_v, band in cfg["power_bands"]:  # highest voltage first
@@ -283,20 +331,21 @@ class Node:
             st.next_upload = _next_due(first if st.next_upload == UNSET else st.next_upload,
                                        interval, now)
         gc.collect()
-        sp = self.spool
-        parts.append("backlog %d" % sp.pending())
-        for name, n in (("parked", sp.parked()), ("dead letters", sp.dead), ("dropped", sp.dropped),
-                        ("lost", sp.lost)):
-            if n:
-                parts.append("%s %d" % (name, n))
-        if st.sensor_faults:
-            parts.append("sensor faults %d" % st.sensor_faults)
+        sp, fig = self.spool, self.figures
+        fig.update(cycle=st.cycle, backlog=sp.pending(), parked=sp.parked(), dead_letters=sp.dead,
+                   dropped=sp.dropped, lost=sp.lost, sensor_faults=st.sensor_faults,
+                   alert=st.alert)
+        parts.append("backlog %d" % fig["backlog"])
+        for name in ("parked", "dead_letters", "dropped", "lost", "sensor_faults"):
+            if fig[name]:
+                parts.append("%s %d" % (name.replace("_", " "), fig[name]))
         if st.alert:
             parts.append("ALERT %d" % st.alert)
         wake = min(st.next_sample, max(st.next_upload, st.retry_at))
-        sleep = max(1, wake - board.now())
+        fig["sleep"] = sleep = max(1, wake - board.now())
         parts.append("sleep %d s" % sleep)
         log.info("cycle %d: %s" % (st.cycle, ", ".join(parts)))
+        board.report(fig)
         return sleep
 
 
@@ -306,8 +355,9 @@ def run(board, cfg):
     board.configure(cfg)  # pins, LED and power mode, before anything uses them
     st = RtcState.load(board)
     if board.reset_cause() == "power_on":
-        log.info("power on: %d sensors, sample every %d s, upload every %d s"
-                 % (len(cfg["sensors"]), cfg["sample_interval_s"], cfg["upload_interval_s"]))
+        log.info("power on: %s, sample every %d s, upload every %d s"
+                 % (_count(len(cfg["sensors"]), "sensor"), cfg["sample_interval_s"],
+                    cfg["upload_interval_s"]))
     sleep = Node(board, cfg, st).cycle()
     st.crashes = 0
     st.save(board)

@@ -16,7 +16,7 @@ import os
 import rtcstate
 
 CRASH_LOOP = 3
-_SCHEMA = 3  # bump when the normalised config changes shape
+_SCHEMA = 4  # bump when the normalised config changes shape
 
 reasons = None  # list of lines when the node must not run
 config = None

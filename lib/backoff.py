@@ -16,6 +16,7 @@ from micropython import const
 BASE_S = const(30)
 CAP_S = const(3600)
 WINDOW_S = const(60)  # the API's rate-limit window
+RATE_MAX_S = const(86400)  # a Retry-After beyond a day is taken as a day: a bound on replies
 
 
 def delay(attempt, base_s=BASE_S, cap_s=CAP_S):
@@ -28,7 +29,7 @@ def delay(attempt, base_s=BASE_S, cap_s=CAP_S):
 def rate_wait(retry_after, remaining):
     """Seconds the server asked us to hold off, or None when it did not."""
     if retry_after is not None:
-        return max(1, retry_after)
+        return max(1, min(retry_after, RATE_MAX_S))
     if remaining is not None and remaining <= 0:
         return WINDOW_S + 1  # the window opened within a second we only know as a whole
     return None

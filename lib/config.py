@@ -438,12 +438,13 @@ def _upload(c, raw):
     out = {}
     c.params(u, (("chunk_max", INT, 200), ("max_requests", INT, 50),
                  ("backoff_base_s", INT, 30), ("backoff_cap_s", INT, 3600),
-                 ("alert_retry_s", INT, 3600)), "upload", out)
+                 ("alert_retry_s", INT, 3600), ("deadline_s", INT, 180)), "upload", out)
     _range(c, out, "chunk_max", "upload.chunk_max", 1, 1000)
     _range(c, out, "max_requests", "upload.max_requests", 1, 1000)
     _range(c, out, "backoff_base_s", "upload.backoff_base_s", 1, 3600)
     _range(c, out, "backoff_cap_s", "upload.backoff_cap_s", 1, 86400)
     _range(c, out, "alert_retry_s", "upload.alert_retry_s", 60, 86400)
+    _range(c, out, "deadline_s", "upload.deadline_s", 30, 1800)
     if _is_int(out["backoff_cap_s"]) and _is_int(out["backoff_base_s"]) and (
             out["backoff_cap_s"] < out["backoff_base_s"]):
         c.err("upload.backoff_cap_s", "must not be below upload.backoff_base_s")

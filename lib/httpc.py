@@ -1,16 +1,23 @@
-"""Small HTTP/1.1 client: verified TLS, one kept-alive connection, bounded replies
-and an overall deadline per request (micropython-lib `requests` has none of these).
+"""Small HTTP/1.1 client: verified TLS, one kept-alive connection, replies of any
+size read in a fixed 1 KiB buffer, and an overall deadline per request
+(micropython-lib `requests` has none of these).
 
     c = Client("https://api.sensocan.com/api/v1", ca=ca_der)
-    r = c.request("POST", "/readings", body, (("Content-Type", "application/json"),))
-    r.status, r.headers.get("retry-after"), r.body
+    r = c.request("POST", "/readings", body, (("Content-Type", "application/json"),), sink)
+    r.status, r.headers.get("retry-after"), r.complete
+
+A reply's body is never held: its bytes go to `sink(buf, start, end)` as they arrive
+(the caller parses what it needs, sensocan.Scan) and are dropped. Header lines longer
+than the buffer are skipped, so no reply, however large or strange, costs more memory.
+Once a status line and headers have arrived, the status stands: a body cut short
+(closed, bad framing, the deadline) gives `complete` False, not an error.
 
 The socket is non-blocking and every wait is a poll bounded by the per-wait timeout
 and the deadline, so no silent or trickling server (or TLS handshake) outlasts it.
 
-The node has a 64 KiB heap and loads this module's bytecode into it, where every
-function, new name and long string constant costs RAM: hence few methods, error
-messages sharing formats, and the counters kept on the client itself.
+The node's heap holds this module's bytecode, where every function, new name and long
+string constant costs RAM: hence few methods, error messages sharing formats, and the
+counters kept on the client itself.
 """
 
 import time
@@ -18,30 +25,39 @@ from collections import namedtuple
 
 from micropython import const
 
-_BUF = const(1024)  # send/receive buffer; also the longest status or header line
-_MAX_LINES = const(50)  # header (or trailer) lines per reply
+_BUF = const(1024)  # send/receive buffer; also the longest status line or kept header
+_MAX_HEAD = const(65536)  # bytes of status line and headers (or trailer) per reply
 _CHUNKED = const(-2)  # body length of a chunked reply (-1: none given, read to close)
+_UNFRAMED = const(-3)  # a body whose end cannot be known (bad length, unknown encoding)
 _TLS_VERIFY = const(-0x2700)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, as OSError on some builds
 _POLLIN = const(1)  # select.POLLIN, POLLOUT, POLLERR|POLLHUP: the same on every port
 _POLLOUT = const(4)
 _POLLERR_HUP = const(24)
 
 # `status` int, `headers` dict of the kept lower-case names (values verbatim),
-# `body` bytearray (empty for a reply that has none).
-Response = namedtuple("Response", ("status", "headers", "body"))
+# `complete` False when the body was cut short, `resent` True when the request went
+# out twice (a kept-alive connection closed under it): the server may have both.
+Response = namedtuple("Response", ("status", "headers", "complete", "resent"))
+
+# HTTPError.why: what failed
+NETWORK = "network"  # DNS, connect, send, the reply's wait: the link or the server's host
+TLS = "tls"  # the server's certificate is not trusted: a person must fix the CA or the URL
+MALFORMED = "malformed"  # no HTTP status line and headers came back
 
 
 class HTTPError(Exception):
-    """The request failed: transport, timeout, TLS or a malformed reply.
+    """The request failed before a status line and headers came back: transport,
+    timeout, TLS or a malformed reply (`why`).
 
     `sent` is False only when the request cannot have reached the server: no body
     byte (bodyless: not the end of its headers) was written. When True the server
     may have acted on it, so a retry may deliver it twice.
     """
 
-    def __init__(self, message, sent=False):
+    def __init__(self, message, sent=False, why=NETWORK):
         super(HTTPError, self).__init__(message)  # no closure, unlike super()
         self.sent = sent
+        self.why = why
 
 
 def _num(buf, start, end, base):
@@ -70,7 +86,7 @@ class Client:
     """
 
     def __init__(self, base_url, *, ca=None, allow_insecure_http=False, timeout_ms=10000,
-                 deadline_ms=30000, max_body=4096, keep_headers=None):
+                 deadline_ms=30000, keep_headers=None):
         https = base_url.startswith("https://")
         if not https and not base_url.startswith("http://"):
             raise ValueError("api.base_url must start with https:// (got %r)" % base_url)
@@ -128,7 +144,6 @@ class Client:
                              "set api.allow_insecure_http to true to allow it")
         self.timeout_ms = timeout_ms
         self.deadline_ms = deadline_ms
-        self.max_body = max_body
         if keep_headers is None:  # one string, not a tuple of six: each constant is an object
             keep_headers = ("retry-after x-ratelimit-limit x-ratelimit-remaining date "
                             "content-type connection").split()
@@ -148,13 +163,15 @@ class Client:
         if r:  # a TLS wrapper whose handshake failed no longer owns the socket
             r.close()
 
-    def request(self, method, path, body=None, headers=None):
-        """Send one request and read the whole reply, or raise HTTPError (and close).
+    def request(self, method, path, body=None, headers=None, sink=None, deadline_ms=None):
+        """Send one request and read its reply, or raise HTTPError (and close).
 
         `method` is a str; `path` (str or bytes) follows the base path; `headers` are
         (name, value) pairs, bytes saving a copy; `body` is bytes-like or streamed: an
         object with len() and write_to(writer), called again if the request is resent,
         that writes through this client's put(), room() and wrote() (sensocan.Writer).
+        The reply's body goes to `sink(buf, start, end)` piece by piece (None: dropped).
+        `deadline_ms` (default: the client's) bounds the whole request.
         """
         if path and not path.startswith("/"):  # MicroPython's bytes take a str prefix too
             raise ValueError("path must start with /")
@@ -162,8 +179,9 @@ class Client:
             raise TypeError("body must be bytes")
         n = -1 if body is None else len(body)  # a streamed body checks its items here
         self.requests += 1
-        self._deadline = time.ticks_add(time.ticks_ms(), self.deadline_ms)
+        self._deadline = time.ticks_add(time.ticks_ms(), deadline_ms or self.deadline_ms)
         self._sent = False  # sticky across the resend
+        resent = False
         while True:
             got = self.bytes_received
             reused = False
@@ -179,7 +197,7 @@ class Client:
                 self._send(method, path, body, n, headers)
                 self._phase = "reply"
                 if self._fill():
-                    return self._reply(method)
+                    return self._reply(method, sink, resent)
                 raise OSError("connection closed before reply")  # like a reset
             except OSError as e:
                 err = e
@@ -194,18 +212,21 @@ class Client:
             self.close()
             # The server dropped the idle connection just as we reused it: the send fails
             # or the reply ends before its first byte. Resend (once: the new connection
-            # is not a reused one).
+            # is not a reused one); if the request had gone out, it may now arrive twice.
             if reused and self.bytes_received == got:
                 self.resends += 1
+                resent = self._sent
                 continue
+            why = NETWORK
             if not self._addr:  # the only step before there is an address
                 err = "DNS lookup of %s failed: %s" % (self.host, err)
             elif isinstance(err, ValueError) or err.errno == _TLS_VERIFY:
                 err = str(err.args[-1]).strip().replace("\n", ", ")  # unix: several lines
                 err = "TLS: certificate not trusted: " + err
+                why = TLS
             else:
                 err = "%s failed: %s" % (self._phase, err)
-            raise HTTPError(err, self._sent)
+            raise HTTPError(err, self._sent, why)
 
     def _send(self, method, path, body, n, headers):
         # Connect unless the idle connection is still up, then write the request.
@@ -338,26 +359,43 @@ class Client:
         self._end += n
         return n
 
-    def _line(self, name):
-        # Next line, CR LF or LF stripped, is buf[self._a:<returned end>].
+    def _line(self, name, skip=False):
+        # Next line, CR LF or LF stripped, is buf[self._a:<returned end>]; with `skip`, one
+        # longer than the buffer is passed over (returns -1), else it is an error.
         buf = self.buf
+        long = False
         while (i := buf.find(b"\n", self._pos, self._end)) < 0:
             a = self._pos
             if self._end == _BUF:  # move the partial line to the front
                 if not a:
-                    raise HTTPError("%s line longer than %d bytes" % (name, _BUF))
+                    if not skip:
+                        raise HTTPError("%s line longer than %d bytes" % (name, _BUF),
+                                        why=MALFORMED)
+                    long = True
                 self._end -= a
                 buf[: self._end] = self._mv[a:_BUF]
                 self._pos = 0
+                if long:
+                    self._end = 0
             if not self._fill():
                 raise HTTPError("connection closed in %s" % name)
         self._a = a = self._pos
         self._pos = i + 1
+        if long:
+            return -1
         return i - 1 if i > a and buf[i - 1] == 13 else i
 
-    def _reply(self, method):
-        # Read the status line and headers (past any 1xx reply), then the body.
+    def _header(self, name, start):
+        # A header (or trailer) line as _line(); the section is bounded in bytes.
+        e = self._line(name, True)
+        if self.bytes_received - start > _MAX_HEAD:
+            raise HTTPError("reply %ss exceed %d bytes" % (name, _MAX_HEAD), why=MALFORMED)
+        return e
+
+    def _reply(self, method, sink, resent):
+        # The status line and headers (past any 1xx reply), then the body into `sink`.
         buf = self.buf
+        start = self.bytes_received
         while True:
             e = self._line("status")
             a = self._a
@@ -366,15 +404,15 @@ class Client:
                     and buf[a + 8] == 32 and (e == a + 12 or buf[a + 12] == 32)):
                 s = _num(buf, a + 9, a + 12, 10)
             if not 100 <= s <= 599:
-                raise HTTPError("bad %s %r" % ("status line", bytes(buf[a : min(e, a + 40)])))
+                raise HTTPError("bad %s %r" % ("status line", bytes(buf[a : min(e, a + 40)])),
+                                why=MALFORMED)
             close = buf[a + 7] == 48  # HTTP/1.0
             n = -1  # the body's length
             headers = {}  # only the wanted names
-            for _ in range(_MAX_LINES + 1):
-                e = self._line("header")
+            while (e := self._header("header", start)) != self._a:
+                if e < 0:
+                    continue  # longer than the buffer: none we keep
                 a = self._a
-                if e == a:
-                    break
                 c = a  # lower-case the name in place: compared without allocating
                 while c < e and buf[c] != 58:  # ":"
                     if 65 <= buf[c] <= 90:
@@ -383,7 +421,8 @@ class Client:
                 # Bytes up to 32: SP, HTAB or other control bytes, none of them allowed
                 # around the name (no obsolete line folding either).
                 if c == e or c == a or buf[a] <= 32 or buf[c - 1] <= 32:
-                    raise HTTPError("malformed header line %r" % bytes(buf[a : min(e, a + 40)]))
+                    raise HTTPError("malformed header line %r" % bytes(buf[a : min(e, a + 40)]),
+                                    why=MALFORMED)
                 v = c + 1
                 while v < e and buf[v] <= 32:
                     v += 1
@@ -392,35 +431,36 @@ class Client:
                 c -= a
                 if c == 14 and buf.startswith("content-length", a):
                     m = _num(buf, v, e, 10)
-                    if m < 0 or 0 <= n != m:
-                        raise HTTPError("bad %s %r" % ("Content-Length", bytes(buf[v:e])))
                     if n != _CHUNKED:  # Transfer-Encoding wins
-                        n = m
+                        n = m if m >= 0 and n in (-1, m) else _UNFRAMED
                 elif c == 17 and buf.startswith("transfer-encoding", a):
-                    if bytes(buf[v:e]).lower() != b"chunked":
-                        raise HTTPError("unsupported Transfer-Encoding %r" % bytes(buf[v:e]))
-                    n = _CHUNKED
+                    n = _CHUNKED if bytes(buf[v:e]).lower() == b"chunked" else _UNFRAMED
                 elif c == 10 and buf.startswith("connection", a):
                     close |= b"close" in bytes(buf[v:e]).lower()
                 for k in self.keep_headers:
                     if c == len(k) and buf.startswith(k, a):
                         try:
                             headers[k] = str(self._mv[v:e], "utf-8")
-                        except UnicodeError:
-                            raise HTTPError("%s header is not text" % k)
-            else:
-                raise HTTPError("more than %d %s lines" % (_MAX_LINES, "header"))
+                        except UnicodeError:  # not text: as if it were not there
+                            pass
             if s >= 200:  # 1xx replies are interim
                 break
-        # The body: n bytes (Content-Length), chunks, or all up to the end of the stream.
         if method == "HEAD" or s == 204 or s == 304:
             n = 0
-        elif n > self.max_body:
-            raise HTTPError("reply body of %d bytes exceeds max_body %d" % (n, self.max_body))
         elif n == -1:
             close = True
-        body = bytearray(max(n, 0))
-        k = 0
+        try:
+            complete = n != _UNFRAMED and self._body(n, sink)
+        except (OSError, HTTPError):  # the status stands; the rest of the body is lost
+            complete = False
+        if not complete or close or self._pos != self._end:  # bytes beyond the framing
+            self.close()
+        return Response(s, headers, complete, resent)
+
+    def _body(self, n, sink):
+        # n bytes (Content-Length), chunks, or all up to the end of the stream (n -1),
+        # each piece to sink; False when the body ended early or broke its framing.
+        buf = self.buf
         while n:
             m = n
             if n == _CHUNKED:
@@ -432,41 +472,28 @@ class Client:
                     i -= 1
                 m = _num(buf, a, i, 16)
                 if m < 0:
-                    raise HTTPError("bad %s %r" % ("chunk size", bytes(buf[a : min(e, a + 40)])))
-                if not m:
-                    # The trailer: header lines, bounded like the others, not parsed.
-                    for _ in range(_MAX_LINES + 1):
-                        if self._line("header") == self._a:
-                            break
-                    else:
-                        raise HTTPError("more than %d %s lines" % (_MAX_LINES, "header"))
-                    break
-            while m:  # move m bytes (all there are if m < 0) into body
+                    return False
+                if not m:  # the trailer: header lines, bounded like the others, not kept
+                    start = self.bytes_received
+                    while self._header("trailer", start) != self._a:
+                        pass
+                    return True
+            while m:  # hand m bytes (all there are if m < 0) to the sink
                 c = self._end - self._pos
                 if 0 <= m < c:
                     c = m
-                if k + max(m, c) > self.max_body:  # the whole chunk, or what came so far
-                    raise HTTPError("reply body exceeds max_body %d" % self.max_body)
                 if c:
-                    body[k : k + c] = self._mv[self._pos : self._pos + c]
-                    k += c
+                    if sink:
+                        sink(buf, self._pos, self._pos + c)
                     self._pos += c
                     if m > 0:
                         m -= c
                     continue
                 self._pos = self._end = 0
                 if not self._fill():
-                    if m < 0:
-                        break
-                    if n > 0:
-                        raise HTTPError("body truncated: %d of %d bytes" % (k, n))
-                    raise HTTPError("connection closed in %s" % "chunk")
+                    return m < 0  # read to close ends here; a counted one ended early
             if n != _CHUNKED:
-                break
+                return True
             if self._line("chunk") != self._a:
-                raise HTTPError("chunk data not followed by CRLF")
-        if self._pos != self._end:
-            raise HTTPError("%d bytes beyond the reply's framing" % (self._end - self._pos))
-        if close:
-            self.close()
-        return Response(s, headers, body)
+                return False
+        return True

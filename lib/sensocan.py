@@ -7,17 +7,19 @@ how many readings it carries. An item allocates nothing: its value goes from the
 record's float32 bytes to text (jsonnum.py) and its time from node seconds to ISO 8601
 (clock.py), both straight into the writer's buffer. Every reply, including a
 transport failure, comes back as a Reply whose `kind` says what the caller must do
-with the readings it sent.
+with the readings it sent; the body is read as it streams (replyscan.py), in fixed
+memory whatever its size.
 """
 
-import json
 import struct
+import time
 
 from micropython import const
 
 import clock
 import httpc
 import jsonnum
+from replyscan import Scan
 
 STORED = "stored"
 UNAUTHORIZED = "unauthorized"
@@ -26,8 +28,39 @@ INVALID = "invalid"
 RATE_LIMITED = "rate_limited"
 SERVER_ERROR = "server_error"
 NETWORK_ERROR = "network_error"
+TLS_REFUSED = "tls_refused"  # the server's certificate is not trusted (api.ca_cert)
+BAD_REPLY = "bad_reply"  # no HTTP status line and headers came back
+DEADLINE = "deadline"  # the wake's time for the radio (upload.deadline_s) ran out
 UNEXPECTED = "unexpected"
 _KINDS = {401: UNAUTHORIZED, 404: NOT_FOUND, 422: INVALID, 429: RATE_LIMITED}
+_SENSOR_NOT_FOUND = "Sensor not found."
+_DEVICE_NOT_FOUND = "Device not found."
+_WHY = {httpc.TLS: TLS_REFUSED, httpc.MALFORMED: BAD_REPLY}
+
+# What a failed upload needs, in one place (the README's table "How the node handles
+# failures"): the node waits out TRANSIENT ones with backoff (reset by any request the
+# server answered), RATE_LIMIT ones as the server says, and PERSON ones (a fix to the
+# config or the dashboard) log to flash, light the LED and retry every alert_retry_s.
+TRANSIENT, RATE_LIMIT, PERSON = "transient", "rate limit", "needs a person"
+_CLASSES = {UNAUTHORIZED: PERSON, NOT_FOUND: PERSON, TLS_REFUSED: PERSON,
+            RATE_LIMITED: RATE_LIMIT}
+MAX_ITEMS = const(1024)  # items a request carries at most (upload.chunk_max is 1000 at most)
+
+
+def failure(kind):
+    """The failure class of a reply kind that stopped an upload (see above)."""
+    return _CLASSES.get(kind, TRANSIENT)
+
+
+def blames_items(reply, batch):
+    """A reply that blames some items of the request, not its sender: a 422, a 404 for
+    a sensor (in a batch only when it says so: a batch's path names no sensor), a 400
+    or a 413 (a request the server will not take as it is). Splitting the request
+    finds them; the others go on."""
+    if reply.kind is INVALID or reply.status == 400 or reply.status == 413:
+        return True
+    return reply.kind is NOT_FOUND and reply.message != _DEVICE_NOT_FOUND and (
+        not batch or reply.message == _SENSOR_NOT_FOUND)
 
 BULK_PREFIX = b'{"value":'  # bulk and single items name no sensor: it is in the path
 BATTERY_MAX = const(100)  # the API's allowed battery_voltage range is 0-100 V
@@ -37,14 +70,18 @@ _TIMESTAMP = b',"timestamp":"'
 
 class Reply:
     """What the server said. `sent` is False only when the request surely never
-    arrived; `retry_after` and `remaining` come from the rate-limit headers."""
+    arrived; `resent` True when it went out twice (the server may have both);
+    `retry_after` and `remaining` come from the rate-limit headers; `scan` (a
+    replyscan.Scan, valid until the next request) is what the body blamed."""
 
-    def __init__(self, kind, status=0, message="", sent=True):
+    def __init__(self, kind, status=0, message="", sent=True, scan=None):
         self.kind = kind
         self.status = status
         self.message = message
         self.sent = sent
-        self.errors = self.count = self.retry_after = self.remaining = None
+        self.scan = scan
+        self.resent = False
+        self.count = self.retry_after = self.remaining = None
 
 
 def finite(v):
@@ -63,19 +100,6 @@ def item_prefix(slug=None, uuid=None):
 def battery_ok(v):
     """A battery_voltage the API accepts (finite, 0-100 V)."""
     return finite(v) and 0 <= v <= BATTERY_MAX
-
-
-def rejected_items(errors):
-    """Indices of the data items a 422 names (`data.3.value` -> 3), and whether any
-    error concerns the request as a whole (`battery_voltage`, `data`)."""
-    items, whole = set(), False
-    for key in errors or ():
-        parts = key.split(".")
-        if len(parts) >= 3 and parts[0] == "data" and parts[1].isdigit():
-            items.add(int(parts[1]))
-        else:
-            whole = True
-    return items, whole
 
 
 class Writer:
@@ -162,11 +186,15 @@ class Body:
 
 
 class Api:
-    """One device's view of the API over a keep-alive httpc.Client."""
+    """One device's view of the API over a keep-alive httpc.Client. `until` (a
+    time.ticks_ms() value, or None) is when the radio must be off: no request runs past
+    it."""
 
     def __init__(self, http, device_uuid, token):
         self.http = http
         self.device = device_uuid
+        self.until = None
+        self.scan = Scan(MAX_ITEMS)
         self._headers = (
             ("Authorization", "Bearer " + token),
             ("Content-Type", "application/json"),
@@ -175,12 +203,23 @@ class Api:
 
     def post(self, path, body):
         """POST a Body to /devices/<device><path>; returns the Reply."""
+        scan = self.scan
+        deadline = None
+        if self.until is not None:
+            deadline = time.ticks_diff(self.until, time.ticks_ms())
+            if deadline <= 0:
+                return Reply(DEADLINE, message="the wake's time for the radio ran out "
+                             "(upload.deadline_s)", sent=False)
+        scan.reset()
         try:
             r = self.http.request("POST", "/devices/%s%s" % (self.device, path), body,
-                                  self._headers)
+                                  self._headers, scan.feed, deadline)
         except httpc.HTTPError as e:
-            return Reply(NETWORK_ERROR, message=str(e), sent=e.sent)
-        return classify(r.status, r.headers, r.body)
+            return Reply(_WHY.get(e.why, NETWORK_ERROR), message=str(e), sent=e.sent)
+        scan.finish()
+        reply = classify(r.status, r.headers, scan)
+        reply.resent = r.resent
+        return reply
 
     def send_batch(self, source, battery=None):
         """Items of many sensors (prefixes from item_prefix) as one batch."""
@@ -201,22 +240,12 @@ class Api:
         return self.send_single(sensor_uuid, ((BULK_PREFIX, value, t),), battery)
 
 
-def classify(status, headers, body):
-    """Turn a status, the kept headers and the body into a Reply."""
-    try:
-        doc = json.loads(body) if body else {}
-    except ValueError:
-        doc = {}
-    if type(doc) is not dict:
-        doc = {}
-    msg = doc.get("message")
+def classify(status, headers, scan):
+    """Turn a status, the kept headers and what the body said into a Reply."""
     kind = (STORED if 200 <= status < 300 else SERVER_ERROR if status >= 500
             else _KINDS.get(status, UNEXPECTED))
-    r = Reply(kind, status, msg if type(msg) is str else "")
-    if kind is INVALID and type(doc.get("errors")) is dict:
-        r.errors = doc["errors"]
-    if type(doc.get("count")) is int:
-        r.count = doc["count"]
+    r = Reply(kind, status, scan.message, scan=scan)
+    r.count = scan.count
     v = headers.get("x-ratelimit-remaining", "").strip()
     if v.isdigit():
         r.remaining = int(v)

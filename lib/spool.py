@@ -402,6 +402,22 @@ class Spool:
         except OSError:
             return 0
 
+    def parked_sensors(self):
+        """The sensor numbers of the parked readings: sensors the server did not know at
+        the last try, so their new readings join the parked ones without asking again."""
+        found = set()
+        try:
+            with open(self.root + "/parked", "rb") as f:
+                while True:
+                    n = f.readinto(self._stage) // RECORD
+                    if not n:
+                        break
+                    for i in range(n):
+                        found.add(self._stage[i * RECORD])
+        except OSError:
+            pass
+        return found
+
     def unpark(self):
         """Put the parked readings back at the end of the queue, for another try;
         returns how many. A cut before the parked file is removed queues them twice:

@@ -39,8 +39,6 @@ from spool import (CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_
 _REQUEST_BYTES = const(600)
 _BLOCK = const(32)  # records read from flash at a time (512 bytes)
 _MAX_BLIND = const(3)  # readings set aside per drain on a rejection that names no item
-_SENSOR_NOT_FOUND = "Sensor not found."
-_DEVICE_NOT_FOUND = "Device not found."
 _BATCH, _BULK, _SINGLE = const(0), const(1), const(2)
 
 
@@ -52,12 +50,14 @@ class Result:
         self.status = 0
         self.message = ""
         self.max_requests = max_requests
-        self.requests = 0
+        self.requests = 0  # tried (the budget counts them)
+        self.went = 0  # that reached the server, or may have
         self.acked = 0
         self.dead = 0
         self.blind = 0
         self.unsure = 0  # readings whose request may have arrived although no reply did
         self.parked = 0  # readings of sensors the server does not know, kept for later
+        self.answered = 0  # requests the server took: stored, or items blamed (backoff resets)
         self.wait = None  # seconds the server asked us to hold off
         self.logged = 0  # dead-letter reasons already logged (a bit each): one line per drain
 
@@ -101,7 +101,9 @@ class Uplink:
         self.log = log
         self.date = date or _dated
         self.feed = feed  # called once per request: the watchdog
-        self.unknown = set()  # sensor numbers the server does not know (404 or 422)
+        # sensor numbers the server does not know (404 or 422), learned at an earlier
+        # upload for as long as their readings stay parked (until the next retry)
+        self.unknown = spool.parked_sensors()
         self.rbuf = bytearray(_BLOCK * RECORD)
         self.done = bytearray(WINDOW_MAX // 8)  # sent, set aside or a tombstone
         self.aside = bytearray(WINDOW_MAX // 8)  # to set aside once its request is done
@@ -110,11 +112,12 @@ class Uplink:
         self.kinds = []  # group -> _BATCH, _BULK or _SINGLE
         self.req = None  # the request being sent: (group, lo, hi)
 
-    def drain(self, battery=None, max_requests=20):
-        """Send pending readings until the spool is empty, something fails or the
-        request budget is spent; returns a Result."""
+    def drain(self, battery=None, max_requests=20, until=None):
+        """Send pending readings until the spool is empty, something fails, the request
+        budget is spent or `until` (a ticks_ms() value) has come; returns a Result."""
         res = Result(max_requests)
         self.battery = battery
+        self.api.until = until
         while res.requests < max_requests and self.spool.pending():
             n = self.n = self._plan(res)
             if not n:
@@ -270,26 +273,30 @@ class Uplink:
         else:
             reply = api.send_single(self.uuids[sensor], self._source, self.battery)
         res.requests += 1
+        res.went += reply.sent
         if reply.remaining is not None and reply.remaining <= 0:
             res.wait = backoff.rate_wait(reply.retry_after, 0)
+        if reply.resent or reply.sent and reply.status == 0:
+            res.unsure += items  # it may have arrived, and may arrive again
         if reply.kind is sensocan.STORED:
             if reply.count is not None and reply.count != items:
                 self.log.warn("server counted %d readings, we sent %d" % (reply.count, items))
+            res.answered += 1
             res.acked += items
             self._finish(tasks, res)
             return res.wait is None
-        if reply.kind is sensocan.NETWORK_ERROR and reply.sent:
-            res.unsure += items
+        blamed = sensocan.blames_items(reply, kind == _BATCH)
+        res.answered += blamed
         if reply.kind is sensocan.INVALID:
-            errors = reply.errors or {}
-            if self.battery is not None and "battery_voltage" in errors:
-                self.log.warn("server rejects battery_voltage %r: %s; sending without it"
-                              % (self.battery, errors["battery_voltage"]))
+            scan = reply.scan
+            if self.battery is not None and scan.battery:
+                self.log.warn("server rejects battery_voltage %r (%s); sending without it"
+                              % (self.battery, scan.detail or reply.message))
                 self.battery = None
                 return True
-            if self._named(errors, lo, hi, res):
+            if not scan.whole and self._named(scan, lo, hi):
                 return True
-        if not _item_problem(reply, kind):
+        if not blamed:
             res.stop(reply)
             if reply.kind is sensocan.RATE_LIMITED:
                 res.wait = backoff.rate_wait(reply.retry_after, 0)
@@ -299,23 +306,24 @@ class Uplink:
             return True
         return self._bisect(tasks, items, reply, res)
 
-    def _named(self, errors, lo, hi, res):
-        """Set aside the items a 422 names (data.N.field); False when it names none."""
-        bad, whole = sensocan.rejected_items(errors)
-        if whole or not bad:
-            return False
+    def _named(self, scan, lo, hi):
+        """Set aside the items a 422 names (data.N.field: replyscan.Scan's bitmaps);
+        False when it names none of this request's."""
         added = 0
         k = 0
         unknown = set()
         for p in self._items(lo, hi):
-            if k in bad:
-                why = _errors_of(errors, k)
-                self.log.warn("reading rejected by the server: %s" % why)
-                if ".sensor_" in why:  # an unknown slug or uuid
+            if _bit(scan.named, k):
+                if _bit(scan.unknown, k):  # an unknown slug or uuid
                     unknown.add(self.rbuf[(p - self.base) * RECORD])
                 _set(self.aside, p)
                 added += 1
             k += 1
+            if k == sensocan.MAX_ITEMS:
+                break
+        if added:
+            self.log.warn("%d reading%s rejected by the server: %s" % (
+                added, "s" if added > 1 else "", scan.detail or "(no reason given)"))
         for sensor in unknown:  # after the walk: this one reuses its buffer
             self._unknown(sensor, lo, hi)
         return added > 0
@@ -347,8 +355,10 @@ class Uplink:
             self.log.error("server keeps rejecting readings without naming them; pausing")
             return res.stop(reply)
         res.blind += 1
+        self.log.warn("%d reading%s rejected by the server: %d %s" % (
+            items, "s" if items > 1 else "", reply.status,
+            reply.scan and reply.scan.detail or reply.message))
         for p in self._items(lo, hi):
-            self.log.warn("reading rejected by the server: %s" % (reply.errors or reply.message))
             _set(self.aside, p)
         return True
 
@@ -408,28 +418,3 @@ _WHY = {REJECTED: "rejected", CORRUPT: "corrupt", UNSENDABLE: "unsendable", UNDA
 
 def _dated(t, aux):
     return t if clock.valid(t) else None
-
-
-def _errors_of(errors, i):
-    prefix = "data.%d." % i
-    return "; ".join("%s: %s" % (k, " ".join(v) if type(v) is list else v)
-                     for k, v in errors.items() if k.startswith(prefix))
-
-
-def _item_problem(reply, kind):
-    """A reply that blames some item of the request without saying which one."""
-    if reply.kind is sensocan.INVALID:
-        return True
-    return reply.kind is sensocan.NOT_FOUND and reply.message != _DEVICE_NOT_FOUND and (
-        kind != _BATCH or reply.message == _SENSOR_NOT_FOUND)
-
-
-def retry_wait(res, log, alert_s):
-    """Seconds until the next attempt after a drain that stopped on `res`, or None
-    for the usual exponential backoff."""
-    if res.kind is sensocan.UNAUTHORIZED or res.kind is sensocan.NOT_FOUND:
-        log.error("upload refused (%d %s): check api.token, api.device_uuid and the sensors "
-                  "in config.json; readings are kept, next try in %d s"
-                  % (res.status, res.message, alert_s))
-        return alert_s
-    return res.wait

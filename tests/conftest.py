@@ -2,10 +2,11 @@
 
 Files in tests/device/ named test_*.py are device code: they are collected here but
 each test function runs in its own `micropython -X heapsize=64K` process (never under
-CPython), compiled to .mpy like the firmware. A module may set a bigger heap, e.g.
-`HEAP = "96K"`, when what it tests runs in a phase of the node's wake, which has the
-simulator's heap (tools/sim.NODE_HEAP): the whole upload stack (uplink, sensocan,
-httpc, spool) is in RAM then, and on the 64-bit unix port it is twice its ESP32 size. A device test passes when it returns; a plain `assert` or any exception fails it.
+CPython), compiled to .mpy like the firmware. A module may set another heap: `HEAP =
+"node"` when what it tests runs in a phase of the node's wake, which has the node's heap
+(tools/unixport.node_heap(): an ESP32's, scaled on a 64-bit port), e.g. the whole upload
+stack (uplink, sensocan, httpc, spool) in RAM at once. A device test passes when it
+returns; a plain `assert` or any exception fails it.
 Device tests find a scratch directory in the TEST_TMP environment variable.
 """
 
@@ -42,7 +43,7 @@ class DeviceTest(pytest.Item):
             [str(DEVICE_DIR / "runner.py"), self.path.stem, self.name],
             cwd=str(tmp),
             extra_path=[build.build_tests(DEVICE_DIR)],
-            heap=self.heap,
+            heap=mpy.node_heap() if self.heap == "node" else self.heap,
             env={"TEST_TMP": tmp},
         )
         if res.returncode != 0 or "@@PASS" not in res.stdout:

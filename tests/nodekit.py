@@ -7,7 +7,6 @@ runs the real firmware under the MicroPython unix port.
 
 import calendar
 import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -101,21 +100,21 @@ def epoch(iso):
     return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
 
 
-def counted(runs, pattern):
-    """The sum of the numbers `pattern` (one group) finds in the runs' output."""
-    return sum(int(n) for r in runs for n in re.findall(pattern, r.output))
+def total(runs, figure):
+    """The sum of a figure the wakes reported (firmware/node.py: stored, sent,
+    requests, unanswered, set_aside, parked_now...), 0 where a wake has none."""
+    return sum(r.figures.get(figure, 0) for r in runs)
 
 
 def sampled(runs):
     """Readings the wakes reported stored (a retry wake samples nothing)."""
-    return counted(runs, r"stored (\d+)")
+    return total(runs, "stored")
 
 
 def backlog(run):
-    """The backlog a wake's cycle line reported."""
-    m = re.search(r"backlog (\d+)", run.output)
-    assert m, run.output
-    return int(m.group(1))
+    """The backlog a wake reported."""
+    assert "backlog" in run.figures, run.output
+    return run.figures["backlog"]
 
 
 def health_kit(tmp, health):

@@ -35,9 +35,16 @@ def run_api(server, body, token=TOKEN, device=DEVICE):
         "http = httpc.Client('https://localhost:%d/api/v1', ca=ca)\n"
         "api = sensocan.Api(http, %r, %r)\n"
         "T = %d\n"
+        "def blamed(s):\n"
+        "    if s is None:\n"
+        "        return []\n"
+        "    bit = lambda b, i: b[i >> 3] >> (i & 7) & 1\n"
+        "    return (['data.%%d%%s' %% (i, ' (sensor)' if bit(s.unknown, i) else '')\n"
+        "             for i in range(64) if bit(s.named, i)]\n"
+        "            + ['battery_voltage'] * s.battery + ['(request)'] * s.whole)\n"
         "def show(r):\n"
         "    print('REPLY', r.kind, r.status, repr(r.message), r.count, r.remaining,"
-        " r.retry_after, r.sent, sorted(r.errors or ()))\n"
+        " r.retry_after, r.sent, blamed(r.scan))\n"
         % (server.ca, server.port, device, token, T)) + body
     res = mpy.run_code(code)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -134,9 +141,9 @@ def test_reply_classes(server):
     server.faults.add(action="reply", status=503, times=1, body="<html>busy</html>")
     assert run_api(server, "show(api.single(%r, 1.0, T))" % s) == [
         "server_error 503 '' None None None True []"]
-    server.faults.add(action="reply", status=400, times=1, body={"message": "Bad."})
+    server.faults.add(action="reply", status=409, times=1, body={"message": "Bad."})
     assert run_api(server, "show(api.single(%r, 1.0, T))" % s) == [
-        "unexpected 400 'Bad.' None None None True []"]
+        "unexpected 409 'Bad.' None None None True []"]
     server.faults.add(action="close", times=1)
     out = run_api(server, "show(api.single(%r, 1.0, T))" % s)
     assert out[0].startswith("network_error 0 ") and out[0].endswith(" True []")
@@ -147,7 +154,7 @@ def test_validation_errors_name_the_items(server):
         "r = api.send_batch([(sensocan.item_prefix('temp_01'), 1.0, T),\n"
         "                    (sensocan.item_prefix('no_such_slug'), 2.0, T)])\n"
         "show(r)\n"
-        "print('REPLY', sorted(sensocan.rejected_items(r.errors)[0]))\n"))
+        "print('REPLY', r.scan.detail)\n"))
     assert out[0].startswith("invalid 422 'Validation failed.'")
-    assert out[0].endswith("['data.1.sensor_slug']")
-    assert out[1] == "[1]"
+    assert out[0].endswith("['data.1 (sensor)']")
+    assert out[1].startswith("data.1.sensor_slug: ")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.nodekit import counted, epoch, health_kit
+from tests.nodekit import epoch, health_kit, total
 from tools import battery_life
 from tools import unixport as mpy
 
@@ -46,7 +46,7 @@ def test_energy_figures_are_what_the_wake_did(tmp_path):
             # a sample commit, a progress save per request but the window's last, the
             # window's acknowledgement (and on the first wake the new spool's state)
             stored = "stored" in run.output
-            assert requests == counted([run], r"(\d+) requests")
+            assert requests == total([run], "requests")
             assert fig["flash_writes"] == stored + (requests - 1) + 1 + (i == 0), (
                 i, fig, run.output)
     finally:

@@ -95,8 +95,10 @@ def last_line(run, word):
 def test_wrong_token_keeps_readings_and_pauses_an_hour(kit):
     kit.write_config(api={"token": "not-the-token"})
     run = kit.cycles(1)[0]
-    assert "upload refused (401 Unauthenticated.): check api.token" in run.output
-    assert "unauthorized 401 Unauthenticated., retry in 3600 s" in run.output
+    f = run.figures
+    assert (f["failure"], f["http_status"], f["retry_in"], f["alert"]) == (
+        "unauthorized", 401, 3600, 3)  # needs a person: the LED, and an hour's wait
+    assert "ERROR upload refused (unauthorized 401 Unauthenticated.): check api.token" in run.output
     assert backlog(run) == 3 and kit.readings() == []
     assert "not-the-token" not in run.output
     kit.write_config()
@@ -108,7 +110,10 @@ def test_wrong_token_keeps_readings_and_pauses_an_hour(kit):
 def test_unknown_device_is_404_and_nothing_is_lost(kit):
     kit.write_config(api={"device_uuid": "00000000-0000-0000-0000-000000000000"})
     run = kit.cycles(1)[0]
-    assert "not_found 404 Device not found., retry in 3600 s" in run.output
+    f = run.figures
+    assert (f["failure"], f["http_status"], f["retry_in"], f["alert"]) == (
+        "not_found", 404, 3600, 4)
+    assert "check api.device_uuid" in run.output
     assert backlog(run) == 3
 
 
@@ -180,12 +185,16 @@ def test_wrong_ca_is_refused_clearly_and_no_reading_is_lost(kit, tmp_path):
     other = certs.make_ca(tmp_path / "other", ca_name="somebody else")
     kit.write_config(api={"ca_cert": str(other["ca_der"])})
     run = kit.cycles(1)[0]
-    assert "network_error 0 TLS: certificate not trusted" in run.output
+    f = run.figures
+    # only a person can fix it: not retried like a blip, but logged, on the LED, hourly
+    assert (f["failure"], f["retry_in"], f["alert"], f["unanswered"]) == (
+        "tls_refused", 3600, 5, 0)
+    assert "ERROR upload refused (tls_refused 0 TLS: certificate not trusted" in run.output
     assert backlog(run) == 3 and kit.readings() == []
     kit.write_config(api={"ca_cert": str(kit.paths["ca_pem"])})  # the right CA, as PEM
     kit.sim.clock += 3600
     run = kit.cycles(1)[0]
-    assert backlog(run) == 0 and len(kit.readings()) == 6
+    assert backlog(run) == 0 and len(kit.readings()) == 6 and run.figures["alert"] == 0
 
 
 def test_plain_http_is_refused_unless_allowed(tmp_path):

@@ -8,7 +8,7 @@ lost, and the node counted them.
 
 import pytest
 
-from tests.nodekit import Kit, backlog, counted, epoch, health_kit
+from tests.nodekit import Kit, backlog, epoch, health_kit, sampled, total
 
 
 def drain(kit, most=15):
@@ -25,7 +25,7 @@ def check_delivered(kit, runs):
     stored = kit.readings()
     keys = [(r["sensor_slug"], epoch(r["timestamp"])) for r in stored]
     sample_times = {r.started for r in runs if "stored 3" in r.output}
-    assert len(set(keys)) == counted(runs, r"stored (\d+)")
+    assert len(set(keys)) == sampled(runs)
     assert {t for _, t in keys} == sample_times
     return len(keys) - len(set(keys))
 
@@ -59,7 +59,7 @@ def test_each_fault_mode_ends_with_every_reading_delivered(kit, name):
         faulted = [r for r in kit.server.requests() if (r["reply_class"] or "").startswith("fault:")]
         assert faulted, "the fault never happened"
     dups = check_delivered(kit, runs)
-    unsure = counted(runs, r"(\d+) unanswered")
+    unsure = total(runs, "unanswered")
     if may_duplicate:
         assert unsure >= dups
     else:
@@ -127,7 +127,7 @@ def test_readings_before_the_first_time_sync_get_their_real_times(tmp_path):
     try:
         kit.sim.set_link(False)
         lost = kit.cycles(1)  # session 1: never synced
-        while counted(lost, r"stored (\d+)") < 6:
+        while sampled(lost) < 6:
             lost += kit.cycles(1)
         kit.sim.power_cut()
         runs = kit.cycles(2)  # session 2, still offline
@@ -138,7 +138,7 @@ def test_readings_before_the_first_time_sync_get_their_real_times(tmp_path):
         assert check_delivered(kit, runs) == 0
         assert {epoch(r["timestamp"]) for r in kit.readings()} >= {
             r.started for r in runs[:2] if "stored 3" in r.output}
-        assert counted(runs, r"dead letters (\d+)") >= counted(lost, r"stored (\d+)") == 6
+        assert runs[-1].figures["dead_letters"] >= sampled(lost) == 6
         assert any("(undated): taken before the clock was ever set" in r.output for r in runs)
     finally:
         kit.stop()
@@ -165,7 +165,7 @@ def test_health_figures_arrive_as_readings(tmp_path):
         readings = [r for r in kit.readings() if r["sensor_slug"] in HEALTH.values()]
         assert {r["endpoint"] for r in readings} == {"batch"}
         others = [r for r in kit.readings() if r["sensor_slug"] not in HEALTH.values()]
-        assert 0 < len(others) <= counted(runs, r"stored (\d+)")
+        assert 0 < len(others) <= sampled(runs)
     finally:
         kit.stop()
 

@@ -32,7 +32,8 @@ _Y2000 = 946684800  # where a cold-booted ESP32's RTC starts
 class Run:
     """What one wake of the node did."""
 
-    def __init__(self, cycle, started, output, returncode, sleep_s, cause, killed=False):
+    def __init__(self, cycle, started, output, returncode, sleep_s, cause, killed=False,
+                 figures=None):
         self.cycle = cycle
         self.killed = killed  # the power was cut during this run
         self.started = started  # board time at launch (Unix seconds)
@@ -40,6 +41,9 @@ class Run:
         self.returncode = returncode
         self.sleep_s = sleep_s  # None: the node did not ask to sleep
         self.cause = cause      # the reset cause this run was started with
+        # what the node reported of its wake (node.py: stored, sent, requests, backlog,
+        # failure, sleep...), {} when it did not get that far
+        self.figures = figures or {}
 
     @property
     def safe_mode(self):
@@ -117,6 +121,8 @@ class Simulator:
         sleep_file = self.state / "sleep"
         sleep_file.unlink(missing_ok=True)
         (self.state / "rtc_set").unlink(missing_ok=True)
+        report = self.state / "wake.json"
+        report.unlink(missing_ok=True)
         started, cause = int(self.clock), self.cause
         launched = time.monotonic()
         proc = subprocess.Popen(
@@ -166,7 +172,8 @@ class Simulator:
             sleep_s = int(request) / 1000.0
         self.clock += time.monotonic() - launched
         self._advance(rc, sleep_s)
-        return Run(self.cycle, started, "".join(out), rc, sleep_s, cause)
+        figures = json.loads(report.read_text()) if report.exists() else None
+        return Run(self.cycle, started, "".join(out), rc, sleep_s, cause, figures=figures)
 
     def _advance(self, rc, sleep_s):
         if sleep_s is not None:

@@ -289,6 +289,10 @@ def soft_reset():
     machine.soft_reset()
 
 
+def report(figures):
+    """A wake's figures: on a board the console line and the health readings carry them."""
+
+
 def deepsleep(ms):
     """Sleep until the next cycle. On battery: deep sleep, the chip resets on waking. On
     mains: light sleep in slices, feeding the watchdog, then a soft reset runs the next

@@ -261,6 +261,13 @@ def soft_reset():
     sys.exit(0)
 
 
+def report(figures):
+    """The wake's figures (node.py) for the simulator: its Run.figures, what tests check
+    rather than the console's wording."""
+    with open(STATE + "/wake.json", "w") as f:
+        json.dump(figures, f)
+
+
 def deepsleep(ms):
     """Power down for `ms`: tell the simulator how long, then end the process."""
     with open(STATE + "/sleep", "w") as f:

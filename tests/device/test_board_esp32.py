@@ -8,7 +8,7 @@ import sys
 import utime
 
 # boards/esp32 is not in the unix build: the board is compiled from its source here
-HEAP = "96K"
+HEAP = "node"  # a phase of the node's wake: see tests/conftest.py
 ROOT = [p for p in sys.path if p.endswith("/.build/tests")][0][: -len("/.build/tests")]
 _PERIOD = 1 << 30
 

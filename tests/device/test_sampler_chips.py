@@ -7,9 +7,9 @@ import json
 import os
 import sys
 
-# The node's heap (tools/sim.NODE_HEAP): the sampling phase runs in the node's wake, and
+# The node's heap (tests/conftest.py): the sampling phase runs in the node's wake, and
 # here the simulated buses' chip models (register maps) sit in RAM beside the drivers.
-HEAP = "96K"
+HEAP = "node"
 
 BME = (25.08, 1006.56, 56317 / 1024)  # the default BME280 model: the datasheet example
 SHT = (25.0, 44.0)

@@ -3,6 +3,7 @@ import json
 import os
 
 import flashfs
+import httpc
 import sensocan
 import spool as spool_mod
 from spool import Spool
@@ -35,21 +36,22 @@ class Http:
         self.replies = replies
         self.sent = []
 
-    def request(self, method, path, body, headers):
+    def request(self, method, path, body, headers, sink=None, deadline_ms=None):
         n = len(body)
         name = "%s/req%d.json" % (HOST_TMP, len(self.sent))
         with open(name, "wb") as f:  # to a host file: the heap is the node's, not ours
             body.write_to(sensocan.Writer(f.write))
             assert f.tell() == n, "Content-Length %d, body %d" % (n, f.tell())
         self.sent.append(Req(path, name))
-        status, headers, body = self.replies.pop(0)
+        return answer(*self.replies.pop(0), sink=sink)
 
-        class R:
-            pass
 
-        r = R()
-        r.status, r.headers, r.body = status, headers, json.dumps(body).encode()
-        return r
+def answer(status, headers, doc, sink=None):
+    """A reply as httpc gives it: the JSON body handed to `sink` as it would stream."""
+    raw = bytearray(json.dumps(doc).encode())
+    if sink:
+        sink(raw, 0, len(raw))
+    return httpc.Response(status, headers, True, False)
 
 
 class Req:

@@ -19,6 +19,7 @@ import sys
 import flashdev
 import vfs
 
+import httpc
 import log
 import sensocan
 import spool as spool_mod
@@ -116,6 +117,10 @@ class Board:
     def feed():
         pass
 
+    @staticmethod
+    def report(figures):
+        pass
+
 
 class Counter:
     """Every reading is a new number, so the invariants can follow each one."""
@@ -128,11 +133,12 @@ class Counter:
         return float(W.next_value)
 
 
-class Reply:
-    def __init__(self, status, body):
-        self.status = status
-        self.headers = {}
-        self.body = json.dumps(body).encode()
+def reply(status, body, sink):
+    """A reply as httpc gives it: the JSON body handed to `sink` as it would stream."""
+    raw = bytearray(json.dumps(body).encode())
+    if sink:
+        sink(raw, 0, len(raw))
+    return httpc.Response(status, {}, True, False)
 
 
 class FakeHttp:
@@ -143,7 +149,7 @@ class FakeHttp:
     def __init__(self, *args, **kw):
         pass
 
-    def request(self, method, path, body, headers):
+    def request(self, method, path, body, headers, sink=None, deadline_ms=None):
         raw = bytearray(len(body))
         at = [0]
 
@@ -159,12 +165,12 @@ class FakeHttp:
         if bad:
             for i in bad:
                 W.rejected.add(int(items[i]["value"]))
-            return Reply(422, {"message": "Validation failed.", "errors": {
-                "data.%d.value" % i: ["rejected"] for i in bad}})
+            return reply(422, {"message": "Validation failed.", "errors": {
+                "data.%d.value" % i: ["rejected"] for i in bad}}, sink)
         for it in items:
             v = int(it["value"])
             W.stored[v] = W.stored.get(v, 0) + 1
-        return Reply(201, {"message": "ok", "count": len(items)})
+        return reply(201, {"message": "ok", "count": len(items)}, sink)
 
     def close(self):
         pass
@@ -176,7 +182,7 @@ def config(sc):
         "api": {"base_url": "http://sensocan", "token": "t", "ca_cert": None,
                 "device_uuid": "d", "allow_insecure_http": True, "timeout_s": 10.0},
         "upload": {"chunk_max": BATCH, "max_requests": 20, "backoff_base_s": 30,
-                   "backoff_cap_s": 3600, "alert_retry_s": 3600},
+                   "backoff_cap_s": 3600, "alert_retry_s": 3600, "deadline_s": 180},
         "clock": {"ntp_host": "ntp", "ntp_timeout_s": 1.0}, "health": {}, "power_bands": [],
         "wifi": {}, "sample_interval_s": 60, "upload_interval_s": 60 * sc.upload_every,
         "safe_mode_pin": None, "spool": {"capacity": sc.capacity, "when_full": "drop_oldest"},
