@@ -4,10 +4,13 @@ A bad config, the safe-mode pin held, or a crash loop keeps the cycle from
 starting, so the REPL stays reachable and the problem can be fixed on the spot.
 
 The validator is the biggest module on the board, so its verdict is cached on
-flash, keyed by the config file's checksum: an unchanged config loads the
-normalised dict from the cache and never imports the validator. After a fresh
-validation main.py restarts the interpreter once (`fresh`), so the node never runs
-in a heap the validator has fragmented.
+flash, keyed by the config file's size and checksum: an unchanged config loads the
+normalised dict from the cache and never imports the validator (configcheck.py, the
+cold path, does). After a fresh validation main.py restarts the interpreter once
+(`fresh`), so the node never runs in a heap the validator has fragmented.
+
+Whatever the config file holds (any size, any bytes), check() ends with a verdict:
+it never raises, so boot.py returns and the REPL stays reachable.
 """
 
 import json
@@ -28,27 +31,38 @@ def check(board):
     global reasons, config, fresh
     found = []
     try:
-        os.mkdir(board.DATA_DIR)  # first boot on a fresh flash
-    except OSError:
-        pass
-    key = _key(board.CONFIG_PATH)
-    cache = board.DATA_DIR + "/config.cache"
-    config = _cached(cache, key)
-    if config is None:
-        config = _validate(board, found)
+        try:
+            os.mkdir(board.DATA_DIR)  # first boot on a fresh flash
+        except OSError:
+            pass
+        path = board.CONFIG_PATH
+        try:
+            size = os.stat(path)[6]
+        except OSError:
+            size = None
+        cache = board.DATA_DIR + "/config.cache"
+        config = _cached(cache, path, size)
+        if config is None:
+            import configcheck
+
+            config = configcheck.run(path, found)
+            if config is not None:
+                fresh = configcheck.store(cache, [_SCHEMA, size, _crc(path)], config)
         if config is not None:
-            fresh = _store(cache, key, config)
-    if config is not None:
-        if config["board"] != board.NAME:
-            found.append('board: config is for "%s" but this is the %s board'
-                         % (config["board"], board.NAME))
-        elif _held(board, config["safe_mode_pin"]):
-            found.append("safe-mode pin %d held at boot" % config["safe_mode_pin"])
-    st = rtcstate.RtcState.load(board)
-    if st.crashes >= CRASH_LOOP:
-        found.append("crash loop: the last %d runs crashed (see %s/log.txt); power-cycle "
-                     "the board to try again, or clear the count here: "
-                     "board.rtc_memory(b'')" % (st.crashes, board.DATA_DIR))
+            if config["board"] != board.NAME:
+                found.append('board: config is for "%s" but this is the %s board'
+                             % (config["board"], board.NAME))
+            elif _held(board, config["safe_mode_pin"]):
+                found.append("safe-mode pin %d held at boot" % config["safe_mode_pin"])
+        st = rtcstate.RtcState.load(board)
+        if st.crashes >= CRASH_LOOP:
+            found.append("crash loop: the last %d runs crashed (see %s/log.txt); power-cycle "
+                         "the board to try again, or clear the count here: "
+                         "board.rtc_memory(b'')" % (st.crashes, board.DATA_DIR))
+    except Exception as e:  # noqa: BLE001 - boot must end in a verdict, whatever failed
+        config = None  # MemoryError and UnicodeError can come without a message
+        found.append("cannot check %s: %s" % (board.CONFIG_PATH, "%s: %s" % (
+            type(e).__name__, e) if e.args else type(e).__name__))
     reasons = found or None
 
 
@@ -68,63 +82,32 @@ def _held(board, pin):
         time.sleep_ms(20)
 
 
-def _validate(board, found):
-    import sys
-
-    try:
-        import config as validator
-    except Exception as e:  # the node cannot run without a checked config
-        found.append("cannot check %s: %r" % (board.CONFIG_PATH, e))
-        return None
-    try:
-        return validator.load(board.CONFIG_PATH, _exists)
-    except validator.ConfigError as e:
-        found.append("%s is invalid:" % board.CONFIG_PATH)
-        found.extend("  " + err for err in e.errors)
-        return None
-    finally:
-        del sys.modules["config"]  # the validated dict is all we keep
-
-
-def _key(path):
+def _crc(path):
+    """CRC-32 of the file, read through a small buffer: the file may be any size."""
     import binascii
 
-    try:
-        with open(path, "rb") as f:
-            return [_SCHEMA, binascii.crc32(f.read())]
-    except OSError:
-        return None
+    buf = bytearray(256)
+    crc = 0
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                return crc
+            crc = binascii.crc32(memoryview(buf)[:n], crc)
 
 
-def _cached(path, key):
+def _cached(cache, path, size):
+    """The cached config when its key is the file's size and CRC-32. The size comes
+    first: a file too big to have been validated is never read here."""
     try:
-        with open(path) as f:
+        with open(cache) as f:
             doc = json.load(f)
-        return doc["config"] if key and doc.get("key") == key else None
-    except (OSError, ValueError, KeyError, TypeError):
+        key = doc["key"]
+        if size is None or key[:2] != [_SCHEMA, size] or key[2] != _crc(path):
+            return None
+        return doc["config"]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
-
-
-def _store(path, key, cfg):
-    """True when the cache was written (no cache: the next boot validates again)."""
-    if key is None:
-        return False
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w") as f:
-            json.dump({"key": key, "config": cfg}, f)
-        os.rename(tmp, path)
-        return True
-    except OSError:
-        return False
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def announce():

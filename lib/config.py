@@ -1,31 +1,46 @@
 """Load and validate config.json; every problem is reported with its field path.
 
 Runs on the device (MicroPython) and on the host (`python -m tools.check_config`),
-so a config can be checked before it is flashed. All problems are collected, not
-just the first, and the token's value is never echoed back.
+so a config can be checked before it is flashed: the same code reads the file (its raw
+bytes pass strictjson first), parses and validates it on both. All problems are
+collected, not just the first, and the token's value is never echoed back. Both sides
+report the same lines: keys are visited in sorted order (MicroPython's dicts do not
+keep the file's order) and floats are shown to 7 digits (MicroPython's float parsing
+can differ from CPython's in the last bit).
 """
 
+import gc
 import json
+import os
 
-_MAX_SENSORS = 64  # a spool record stores the sensor index in one byte
+# The sensor table, the normalised config and a wake's readings must fit the node's heap.
+_MAX_SENSORS = 64
+_MAX_POINTS = 16  # an analog table: a handful of points describes a calibration curve
+_DAY = 86400
+_WEEK = 604800  # in ms (sleep times) still below 2^30: a small int on the ESP32
+_YEAR = 31536000
 _HEX = "0123456789abcdef"
+_DIGITS = _HEX[:10]
 _SLUG_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
 
 REQUIRED = object()
 INT, NUM, STR, BOOL = "an integer", "a number", "a string", "true or false"
 ADDR = "an I2C address 0x08-0x77 (a number, or a string like \"0x76\")"
-POINTS = "a list of [volts, value] pairs"
+POINTS = "a list of 2-%d [volts, value] pairs" % _MAX_POINTS
 
-# Chips: (name, GPIOs, reserved for the SPI flash, input only, ADC1, ADC2), from the
-# datasheets' pin tables: ESP32 §2.2 and §4.1.2 (ADC2 cannot be used with Wi-Fi on:
-# micropython-facts A1), ESP32-S3 §2.3 (ADC1 GPIO1-10, ADC2 GPIO11-20; 26-32 flash,
-# 33-37 octal PSRAM on R8 modules), ESP32-C3 §2.3 (ADC1 GPIO0-4, ADC2 GPIO5; 12-17
-# flash). Ranges are (first, last) pairs.
+# Chips: (name, GPIOs, reserved for the SPI flash, input only, ADC1, ADC2, strapping
+# pins), from the datasheets' pin tables: ESP32 §2.2, §2.4 and §4.1.2 (ADC2 cannot be
+# used with Wi-Fi on: micropython-facts A1), ESP32-S3 §2.3 and §2.6 (ADC1 GPIO1-10,
+# ADC2 GPIO11-20; 26-32 flash, 33-37 octal PSRAM on R8 modules), ESP32-C3 §2.3 and §2.4
+# (ADC1 GPIO0-4, ADC2 GPIO5; 12-17 flash). Ranges are (first, last) pairs.
 CHIPS = {
     "esp32": ("ESP32", ((0, 19), (21, 23), (25, 27), (32, 39)), ((6, 11),), ((34, 39),),
-              ((32, 39),), ((0, 0), (2, 2), (4, 4), (12, 15), (25, 27))),
-    "esp32s3": ("ESP32-S3", ((0, 21), (26, 48)), ((26, 37),), (), ((1, 10),), ((11, 20),)),
-    "esp32c3": ("ESP32-C3", ((0, 21),), ((12, 17),), (), ((0, 4),), ((5, 5),)),
+              ((32, 39),), ((0, 0), (2, 2), (4, 4), (12, 15), (25, 27)),
+              ((0, 0), (2, 2), (5, 5), (12, 12), (15, 15))),
+    "esp32s3": ("ESP32-S3", ((0, 21), (26, 48)), ((26, 37),), (), ((1, 10),), ((11, 20),),
+                ((0, 0), (3, 3), (45, 46))),
+    "esp32c3": ("ESP32-C3", ((0, 21),), ((12, 17),), (), ((0, 4),), ((5, 5),),
+                ((2, 2), (8, 9))),
 }
 # Board models: chip, I2C SDA and SCL, status LED (None: none that is a plain LED) and
 # whether it lights when driven low, the button read as the safe-mode pin, the battery
@@ -54,29 +69,34 @@ BOARD_MODELS = {
 }
 PINS = ("sda", "scl", "led", "button")
 
-# driver -> (board it needs or None, ((param, kind or choices, default or REQUIRED), ...))
+# driver -> (board it needs or None, ((param, kind or choices, default or REQUIRED
+# [, lowest, highest]), ...))
 DRIVERS = {
     "adc": (None, (("pin", INT, REQUIRED), ("scale", NUM, 1.0), ("offset", NUM, 0.0),
-                   ("samples", INT, 8))),
+                   ("samples", INT, 8, 1, 256))),
     "wave": ("unix", (("shape", ("sine", "triangle", "square", "saw"), "sine"),
-                      ("period_s", NUM, 3600.0), ("amplitude", NUM, 1.0), ("offset", NUM, 0.0),
-                      ("phase_s", NUM, 0.0))),
-    "replay": ("unix", (("file", STR, REQUIRED), ("column", INT, 0), ("loop", BOOL, True))),
+                      ("period_s", NUM, 3600.0, 1, _YEAR), ("amplitude", NUM, 1.0),
+                      ("offset", NUM, 0.0), ("phase_s", NUM, 0.0, -_YEAR, _YEAR))),
+    "replay": ("unix", (("file", STR, REQUIRED), ("column", INT, 0, 0, 255),
+                        ("loop", BOOL, True))),
     # Register-level sensors (lib/drivers): several config sensors may read one chip.
     "bme280": (None, (("quantity", ("temperature", "pressure", "humidity"), REQUIRED),
                       ("addr", ADDR, 0x76))),
     "sht4x": (None, (("quantity", ("temperature", "humidity"), REQUIRED), ("addr", ADDR, 0x44))),
     "bh1750": (None, (("addr", ADDR, 0x23),)),
     "ds18b20": (None, (("pin", INT, REQUIRED), ("rom", STR, None))),
-    "analog": (None, (("pin", INT, REQUIRED), ("samples", INT, 8), ("scale", NUM, 1.0),
+    "analog": (None, (("pin", INT, REQUIRED), ("samples", INT, 8, 1, 256), ("scale", NUM, 1.0),
                       ("offset", NUM, 0.0), ("vmin", NUM, None), ("vmax", NUM, None),
                       ("table", POINTS, None))),
 }
 _ADC_DRIVERS = ("adc", "analog")
+_I2C_DRIVERS = ("bme280", "sht4x", "bh1750")
 BATTERY_SOURCES = {
     "none": (None, ()),
-    "adc": (None, (("pin", INT, REQUIRED), ("ratio", NUM, 2.0), ("samples", INT, 16))),
-    "sim": ("unix", (("full_v", NUM, 4.2), ("empty_v", NUM, 3.3), ("hours", NUM, 72.0))),
+    "adc": (None, (("pin", INT, REQUIRED), ("ratio", NUM, 2.0, 1, 20),
+                   ("samples", INT, 16, 1, 256))),
+    "sim": ("unix", (("full_v", NUM, 4.2, 0, 100), ("empty_v", NUM, 3.3, 0, 100),
+                     ("hours", NUM, 72.0, 0.1, 87600))),
 }
 BOARDS = ("esp32", "unix")
 # node health figures that can be sent as readings (config "health": {figure: slug})
@@ -90,13 +110,53 @@ class ConfigError(Exception):
     """The config cannot be used; `errors` lists every problem as 'path: problem'."""
 
     def __init__(self, errors):
-        super().__init__("invalid config: " + "; ".join(errors))
+        super().__init__("invalid config: %s (%d problems)" % (errors[0], len(errors)))
         self.errors = errors
 
 
 def _show(value):
-    s = json.dumps(value)
+    """The value as JSON text, cut to 40 characters."""
+    parts = []
+    _put(value, parts, 41)
+    s = "".join(parts)
     return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _put(v, parts, room):
+    """Append `v` as JSON text to `parts`, stopping once `room` characters are used;
+    returns the room left. Floats to 7 significant digits: what the node keeps."""
+    if room <= 0:
+        return room
+    t = type(v)
+    if t is list or t is dict:
+        parts.append("[" if t is list else "{")
+        room -= 1
+        for i, k in enumerate(v if t is list else sorted(v)):
+            if room <= 0:
+                return room
+            if i:
+                parts.append(", ")
+                room -= 2
+            if t is dict:
+                room = _put(k, parts, room) - 2
+                parts.append(": ")
+                k = v[k]
+            room = _put(k, parts, room)
+        parts.append("]" if t is list else "}")
+        return room - 1
+    if t is float:
+        s = "%.7g" % v
+        if "." not in s and "e" not in s:
+            s += ".0"
+    elif t is str:
+        s = '"'
+        for ch in v[:room]:
+            s += ch if ch >= " " and ch != '"' and ch != "\\" else json.dumps(ch)[1:-1]
+        s += '"'
+    else:
+        s = json.dumps(v)
+    parts.append(s)
+    return room - len(s)
 
 
 def _is_int(v):
@@ -109,11 +169,12 @@ def _is_num(v):
 
 def _addr(v):
     """A 7-bit I2C address (reserved ones excluded) from 0x76 or "0x76", else None."""
-    if type(v) is str and v[:2] in ("0x", "0X"):
-        try:
-            v = int(v, 16)
-        except ValueError:
+    if type(v) is str:
+        digits = v[2:].lower()
+        if v[:2] not in ("0x", "0X") or not 0 < len(digits) <= 2 or any(
+                ch not in _HEX for ch in digits):  # CPython's int() takes "0x7_6" too
             return None
+        v = int(digits, 16)
     return v if _is_int(v) and 0x08 <= v <= 0x77 else None
 
 
@@ -125,12 +186,16 @@ def _within(pin, spans):
 
 
 class _Checker:
-    def __init__(self, exists):
+    def __init__(self, files):
         self.errors = []
-        self.exists = exists
+        self.warnings = []
+        self.files = files
 
     def err(self, path, problem):
         self.errors.append("%s: %s" % (path, problem))
+
+    def warn(self, path, problem):
+        self.warnings.append("%s: %s" % (path, problem))
 
     def obj(self, parent, key, path, required=True):
         v = parent.get(key)
@@ -170,16 +235,18 @@ class _Checker:
         return float(v) if kind is NUM else v
 
     def points(self, v, path):
-        """[[volts, value], ...] for drivers.analog.Table, which names what is wrong."""
-        from drivers.analog import Table
-
-        try:
-            if type(v) is not list or any(type(p) is not list or len(p) != 2
-                                          or not (_is_num(p[0]) and _is_num(p[1])) for p in v):
-                raise ValueError("expected %s, got %s" % (POINTS, _show(v)))
-            return [list(p) for p in Table(v).points]
-        except ValueError as e:
-            self.err(path, str(e).replace("analog: ", ""))
+        """[[volts, value], ...] as drivers.analog.Table takes them: volts increasing."""
+        if (type(v) is not list or not 2 <= len(v) <= _MAX_POINTS
+                or any(type(p) is not list or len(p) != 2
+                       or not (_is_num(p[0]) and _is_num(p[1])) for p in v)):
+            self.err(path, "expected %s, got %s" % (POINTS, _show(v)))
+            return None
+        for i in range(1, len(v)):
+            if not v[i - 1][0] < v[i][0]:
+                self.err(path, "table volts must increase: %s after %s"
+                         % (_show(v[i][0]), _show(v[i - 1][0])))
+                return None
+        return [[float(x), float(y)] for x, y in v]
 
     @staticmethod
     def _expect(kind):
@@ -188,21 +255,52 @@ class _Checker:
         return kind
 
     def unknown(self, obj, known, path):
-        for k in obj:
+        for k in sorted(obj):
             if k not in known:
                 self.err("%s.%s" % (path, k) if path else k, "unknown setting")
 
     def params(self, obj, spec, path, out):
-        for name, kind, default in spec:
-            out[name] = self.field(obj, name, "%s.%s" % (path, name), kind, default)
+        """Each (name, kind, default[, lowest, highest]) of `spec` from `obj` into `out`."""
+        for p in spec:
+            name = p[0]
+            at = "%s.%s" % (path, name) if path else name
+            n = len(self.errors)
+            out[name] = self.field(obj, name, at, p[1], p[2])
+            if len(p) > 3 and len(self.errors) == n and obj.get(name) is not None:
+                _range(self, obj[name], at, p[3], p[4])
 
     def file(self, value, path, base_dir):
-        """Resolve a config-relative file path and check that the file exists."""
+        """Resolve a config-relative file path; when checking files, also its size
+        (None: not found or not checked)."""
         if type(value) is not str:
-            return value
+            return value, None
         full = join(base_dir, value)
-        if self.exists and not self.exists(full):
-            self.err(path, 'file "%s" not found' % value)
+        size = None
+        if self.files:
+            try:
+                size = os.stat(full)[6]
+            except OSError:
+                self.err(path, 'file "%s" not found' % value)
+        return full, size
+
+    def ca(self, value, path, base_dir):
+        """The CA file: an X.509 certificate (PEM or DER) of at most certfile.MAX_BYTES."""
+        full, size = self.file(value, path, base_dir)
+        if size is None:
+            return full
+        import certfile
+
+        if size > certfile.MAX_BYTES:
+            why = "%d bytes, more than the %d a CA file may have" % (size, certfile.MAX_BYTES)
+        else:
+            try:
+                with open(full, "rb") as f:
+                    why = certfile.problem(f.read())
+            except OSError:
+                why = "cannot be read"
+        if why:
+            self.err(path, '"%s" is not a certificate (expected PEM or DER X.509): %s'
+                     % (value, why))
         return full
 
 
@@ -222,6 +320,10 @@ def is_uuid(s):
     return True
 
 
+def _names(spec):
+    return [p[0] for p in spec]
+
+
 def _is_slug(s):
     if not 0 < len(s) <= 64:
         return False
@@ -231,12 +333,13 @@ def _is_slug(s):
     return True
 
 
-def validate(raw, base_dir="", exists=None):
+def validate(raw, base_dir="", files=False):
     """Check a parsed config; returns the normalised config or raises ConfigError.
+    Its "warnings" list what is allowed but risky, one line each.
 
-    `exists(path)` (optional) checks that referenced files (CA, replay CSV) exist.
+    `files`: also check the files it names (the CA is a certificate, a replay CSV exists).
     """
-    c = _Checker(exists)
+    c = _Checker(files)
     if type(raw) is not dict:
         raise ConfigError(["(top level): expected an object, got %s" % _show(raw)])
     cfg = {"base_dir": base_dir}
@@ -244,11 +347,8 @@ def validate(raw, base_dir="", exists=None):
     cfg["board"] = board
     cfg["api"] = _api(c, raw, base_dir)
     cfg["wifi"] = _wifi(c, raw, board)
-    cfg["sample_interval_s"] = c.field(raw, "sample_interval_s", "sample_interval_s", INT, 60)
-    cfg["upload_interval_s"] = c.field(raw, "upload_interval_s", "upload_interval_s", INT, 600)
-    for key in ("sample_interval_s", "upload_interval_s"):
-        if _is_int(cfg[key]) and cfg[key] < 1:
-            c.err(key, "must be at least 1 second, got %d" % cfg[key])
+    c.params(raw, (("sample_interval_s", INT, 60, 1, _DAY),
+                   ("upload_interval_s", INT, 600, 1, _WEEK)), "", cfg)
     model = _model(c, raw, board, cfg)
     chip = cfg["chip"]
     cfg["safe_mode_pin"] = c.field(raw, "safe_mode_pin", "safe_mode_pin", INT,
@@ -265,6 +365,8 @@ def validate(raw, base_dir="", exists=None):
     cfg["sensors"] = _sensors(c, raw, board, base_dir, chip, cal)
     cfg["health"] = _health(c, raw, cfg["sensors"])
     cfg["power_bands"] = _power_bands(c, raw, cfg["upload_interval_s"], cfg["battery"])
+    _pins(c, raw, cfg)
+    cfg["warnings"] = c.warnings
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
                     "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",
                     "health", "board_model", "pins", "power", "i2c", "adc_cal",
@@ -283,7 +385,6 @@ def _api(c, raw, base_dir):
         "ca_cert": c.field(a, "ca_cert", "api.ca_cert", STR, None),
         "allow_insecure_http": c.field(a, "allow_insecure_http", "api.allow_insecure_http",
                                        BOOL, False),
-        "timeout_s": c.field(a, "timeout_s", "api.timeout_s", NUM, 10.0),
     }
     if "batch_size" in a:
         c.err("api.batch_size", "replaced by upload.chunk_max (readings per request)")
@@ -313,9 +414,8 @@ def _api(c, raw, base_dir):
     if type(dev) is str and not is_uuid(dev):
         c.err("api.device_uuid", "expected a UUID like a1b2c3d4-e5f6-7890-abcd-ef1234567890, "
               "got %s" % _show(dev))
-    api["ca_cert"] = c.file(api["ca_cert"], "api.ca_cert", base_dir)
-    if _is_num(api["timeout_s"]) and not 1 <= api["timeout_s"] <= 120:
-        c.err("api.timeout_s", "must be between 1 and 120 seconds, got %s" % _show(a["timeout_s"]))
+    api["ca_cert"] = c.ca(api["ca_cert"], "api.ca_cert", base_dir)
+    c.params(a, (("timeout_s", NUM, 10.0, 1, 120),), "api", api)
     c.unknown(a, api, "api")
     return api
 
@@ -325,8 +425,8 @@ def _wifi(c, raw, board):
     wifi = {
         "ssid": c.field(w, "ssid", "wifi.ssid", STR, REQUIRED if w else None),
         "password": c.field(w, "password", "wifi.password", STR, "", secret=True),
-        "timeout_s": c.field(w, "timeout_s", "wifi.timeout_s", NUM, 20.0),
     }
+    c.params(w, (("timeout_s", NUM, 20.0, 1, 120),), "wifi", wifi)
     c.unknown(w, wifi, "wifi")
     return wifi
 
@@ -341,15 +441,13 @@ def _model(c, raw, board, cfg):
     cfg["chip"] = chip = model[0] if model else None
     pins = dict(zip(PINS, (model[1], model[2], model[3], model[5]) if model else (None,) * 4))
     over = c.obj(raw, "pins", "pins", required=False)
-    for key in over:
+    for key in sorted(over):
         if key not in PINS:
             c.err("pins." + key, "unknown pin (known: %s)" % ", ".join(PINS))
         else:
             pins[key] = c.field(over, key, "pins." + key, INT, None)
     for key in PINS:
         _gpio(c, pins[key], chip, "pins." + key, output=key != "button")
-    if pins["sda"] is not None and pins["sda"] == pins["scl"]:
-        c.err("pins.scl", "must differ from pins.sda")
     cfg["pins"] = pins
     # a LED given in the config is taken as lit when high
     cfg["led_active_low"] = bool(model and model[4] and pins["led"] == model[3])
@@ -379,9 +477,8 @@ def _gpio(c, pin, chip, path, output=False):
 
 def _i2c(c, raw, pins):
     b = c.obj(raw, "i2c", "i2c", required=False)
-    out = {"freq": c.field(b, "freq", "i2c.freq", INT, 100000),
-           "soft": c.field(b, "soft", "i2c.soft", BOOL, False)}
-    _range(c, out, "freq", "i2c.freq", 10000, 1000000)
+    out = {}
+    c.params(b, (("freq", INT, 100000, 10000, 1000000), ("soft", BOOL, False)), "i2c", out)
     c.unknown(b, out, "i2c")
     out["sda"], out["scl"] = pins["sda"], pins["scl"]
     return out
@@ -391,13 +488,14 @@ def _adc_cal(c, raw, chip):
     """{pin: [gain, offset µV]} from two-point calibrations {"34": [[read V, true V], x2]}:
     volts the node read against a meter, at the pin."""
     cal = {}
-    for key, pts in c.obj(raw, "adc_cal", "adc_cal", required=False).items():
+    given = c.obj(raw, "adc_cal", "adc_cal", required=False)
+    for key in sorted(given):
+        pts = given[key]
         path = "adc_cal." + key
-        try:
-            pin = int(key)
-        except ValueError:
+        if not key or any(ch not in _DIGITS for ch in key):  # CPython's int() takes more
             c.err(path, "expected a GPIO number as the key")
             continue
+        pin = int(key)
         _adc_pin(c, pin, chip, path)
         if (type(pts) is not list or len(pts) != 2 or any(
                 type(p) is not list or len(p) != 2 or not (_is_num(p[0]) and _is_num(p[1]))
@@ -417,34 +515,29 @@ def _adc_cal(c, raw, chip):
 
 
 def _spool(c, raw):
+    """capacity: 1,000,000 readings is more than the largest ESP32 flash (16 MB) holds
+    at 192 readings a 4 KiB block."""
     s = c.obj(raw, "spool", "spool", required=False)
-    out = {"capacity": c.field(s, "capacity", "spool.capacity", INT, None),
-           "when_full": c.field(s, "when_full", "spool.when_full",
-                                ("drop_oldest", "drop_newest"), "drop_oldest")}
-    if _is_int(out["capacity"]) and out["capacity"] < 64:
-        c.err("spool.capacity", "must be at least 64 readings, got %d" % out["capacity"])
+    out = {}
+    c.params(s, (("capacity", INT, None, 64, 1000000),
+                 ("when_full", ("drop_oldest", "drop_newest"), "drop_oldest")), "spool", out)
     c.unknown(s, out, "spool")
     return out
 
 
-def _range(c, out, key, path, lo, hi):
-    v = out[key]
-    if _is_num(v) and not lo <= v <= hi:
-        c.err(path, "must be between %s and %s, got %s" % (lo, hi, _show(v)))
+def _range(c, v, path, lo, hi):
+    if not lo <= v <= hi:
+        c.err(path, "must be between %s and %s%s, got %s"
+              % (lo, hi, " seconds" if path.endswith("_s") else "", _show(v)))
 
 
 def _upload(c, raw):
     u = c.obj(raw, "upload", "upload", required=False)
     out = {}
-    c.params(u, (("chunk_max", INT, 200), ("max_requests", INT, 50),
-                 ("backoff_base_s", INT, 30), ("backoff_cap_s", INT, 3600),
-                 ("alert_retry_s", INT, 3600), ("deadline_s", INT, 180)), "upload", out)
-    _range(c, out, "chunk_max", "upload.chunk_max", 1, 1000)
-    _range(c, out, "max_requests", "upload.max_requests", 1, 1000)
-    _range(c, out, "backoff_base_s", "upload.backoff_base_s", 1, 3600)
-    _range(c, out, "backoff_cap_s", "upload.backoff_cap_s", 1, 86400)
-    _range(c, out, "alert_retry_s", "upload.alert_retry_s", 60, 86400)
-    _range(c, out, "deadline_s", "upload.deadline_s", 30, 1800)
+    c.params(u, (("chunk_max", INT, 200, 1, 1000), ("max_requests", INT, 50, 1, 1000),
+                 ("backoff_base_s", INT, 30, 1, 3600), ("backoff_cap_s", INT, 3600, 1, _DAY),
+                 ("alert_retry_s", INT, 3600, 60, _DAY), ("deadline_s", INT, 180, 30, 1800)),
+             "upload", out)
     if _is_int(out["backoff_cap_s"]) and _is_int(out["backoff_base_s"]) and (
             out["backoff_cap_s"] < out["backoff_base_s"]):
         c.err("upload.backoff_cap_s", "must not be below upload.backoff_base_s")
@@ -454,9 +547,9 @@ def _upload(c, raw):
 
 def _clock(c, raw):
     k = c.obj(raw, "clock", "clock", required=False)
-    out = {"ntp_host": c.field(k, "ntp_host", "clock.ntp_host", STR, "pool.ntp.org"),
-           "ntp_timeout_s": c.field(k, "ntp_timeout_s", "clock.ntp_timeout_s", NUM, 2.0)}
-    _range(c, out, "ntp_timeout_s", "clock.ntp_timeout_s", 0.1, 30)
+    out = {}
+    c.params(k, (("ntp_host", STR, "pool.ntp.org"), ("ntp_timeout_s", NUM, 2.0, 0.1, 30)),
+             "clock", out)
     c.unknown(k, out, "clock")
     return out
 
@@ -466,7 +559,8 @@ def _health(c, raw, sensors):
     h = c.obj(raw, "health", "health", required=False)
     taken = {s["slug"] for s in sensors if s.get("slug")}
     out = {}
-    for name, slug in h.items():
+    for name in sorted(h):
+        slug = h[name]
         path = "health." + name
         if name not in HEALTH:
             c.err(path, "unknown health figure (known: %s)" % ", ".join(HEALTH))
@@ -502,6 +596,10 @@ def _power_bands(c, raw, base, battery):
         v = c.field(b, "below_v", path + ".below_v", NUM)
         s = c.field(b, "upload_interval_s", path + ".upload_interval_s", INT)
         c.unknown(b, ("below_v", "upload_interval_s"), path)
+        if _is_int(s) and s > _WEEK:
+            c.err(path + ".upload_interval_s", "must be at most %d seconds (a week), got %d"
+                  % (_WEEK, s))
+            continue
         if not (_is_num(v) and _is_int(s)):
             continue
         ok = True
@@ -528,6 +626,48 @@ def _power_bands(c, raw, base, battery):
     return out
 
 
+_SHARED = ("an ADC input", "a 1-Wire bus")  # the pin functions several sensors may share
+
+
+def _pins(c, raw, cfg):
+    """Every GPIO the config uses serves one function, and a pin the user set on one of
+    the chip's strapping pins is warned about: what is wired there can change how the
+    chip boots. The I2C pins count once an I2C sensor uses them or they are set."""
+    pins, sensors = cfg["pins"], cfg["sensors"]
+    given = raw.get("pins") if type(raw.get("pins")) is dict else {}
+    users = []  # (pin, path, function, set in the config)
+    if "sda" in given or "scl" in given or any(s["driver"] in _I2C_DRIVERS for s in sensors):
+        users.append((pins["sda"], "pins.sda", "the I2C SDA pin", "sda" in given))
+        users.append((pins["scl"], "pins.scl", "the I2C SCL pin", "scl" in given))
+    users.append((pins["led"], "pins.led", "the status LED pin", "led" in given))
+    own = "safe_mode_pin" in raw
+    users.append((cfg["safe_mode_pin"], "safe_mode_pin" if own else "pins.button",
+                  "the safe-mode pin", own or "button" in given))
+    if cfg["battery"].get("source") == "adc":
+        b = raw.get("battery")
+        users.append((cfg["battery"]["pin"], "battery.pin", "the battery pin",
+                      type(b) is dict and "pin" in b))
+    for s in sensors:
+        what = (_SHARED[0] if s["driver"] in _ADC_DRIVERS
+                else _SHARED[1] if s["driver"] == "ds18b20" else None)
+        if what:
+            users.append((s.get("pin"), "sensors[%d].pin" % s["index"], what, True))
+    strapping = CHIPS[cfg["chip"]][6] if cfg["chip"] else ()
+    seen = {}
+    for pin, path, what, own in users:
+        if not _is_int(pin):
+            continue
+        first = seen.get(pin)
+        if first is None:
+            seen[pin] = (path, what)
+            if own and _within(pin, strapping):
+                c.warn(path, "GPIO %d is a strapping pin of the %s: if what is wired to it "
+                       "pulls it high or low during a reset, the chip may not start the "
+                       "firmware" % (pin, CHIPS[cfg["chip"]][0]))
+        elif what != first[1] or what not in _SHARED:
+            c.err(path, "GPIO %d is already %s (%s)" % (pin, first[1], first[0]))
+
+
 def _source(c, table, name, board, path, what):
     """Look up a driver or battery source; None when unknown or not on this board."""
     if name is None:
@@ -548,14 +688,12 @@ def _battery(c, raw, board, chip, model, cal):
     if spec is not None:
         if out["source"] == "adc" and model and model[6] is not None:
             # the board's own divider, unless the config names another
-            spec = (("pin", INT, model[6]), ("ratio", NUM, model[7])) + spec[2:]
+            spec = (("pin", INT, model[6]), ("ratio", NUM, model[7], 1, 20)) + spec[2:]
         c.params(b, spec, "battery", out)
         if out["source"] == "adc":
             _adc_pin(c, out["pin"], chip, "battery.pin")
-            _range(c, out, "ratio", "battery.ratio", 1, 20)
-            _range(c, out, "samples", "battery.samples", 1, 256)
             out["cal"] = cal.get(out["pin"])
-        c.unknown(b, [n for n, _, _ in spec] + ["source"], "battery")
+        c.unknown(b, _names(spec) + ["source"], "battery")
     return out
 
 
@@ -579,10 +717,9 @@ def _rom(c, rom, path):
         return
     from drivers.crc8 import dallas
 
-    try:
-        code = bytes(int(rom[i:i + 2], 16) for i in range(0, 16, 2)) if len(rom) == 16 else b""
-    except ValueError:
-        code = b""
+    code = b""
+    if len(rom) == 16 and all(ch in _HEX for ch in rom.lower()):  # CPython's int() takes more
+        code = bytes(int(rom[i:i + 2], 16) for i in range(0, 16, 2))
     if len(code) != 8:
         c.err(path, "expected 16 hex digits (as OneWire.scan() gives them), got %s" % _show(rom))
     elif code[0] != 0x28 or dallas(code, 0, 8):
@@ -594,7 +731,6 @@ def _sensor_params(c, s, sensor, path, chip, cal):
     driver = sensor["driver"]
     if driver in _ADC_DRIVERS:
         _adc_pin(c, sensor["pin"], chip, path + ".pin")
-        _range(c, sensor, "samples", path + ".samples", 1, 256)
         sensor["cal"] = cal.get(sensor["pin"])
     if driver == "analog":
         lo, hi = sensor["vmin"], sensor["vmax"]
@@ -613,9 +749,14 @@ def _sensors(c, raw, board, base_dir, chip, cal):
         c.err("sensors", "expected a non-empty list of sensors, got %s" % _show(items))
         return []
     if len(items) > _MAX_SENSORS:
-        c.err("sensors", "at most %d sensors are supported, got %d" % (_MAX_SENSORS, len(items)))
+        c.err("sensors", "at most %d sensors fit the node's memory, got %d"
+              % (_MAX_SENSORS, len(items)))
     out, seen = [], {}
     for i, s in enumerate(items):
+        # Each sensor's checks leave garbage between the sensors kept; collected at
+        # once, MicroPython's heap stays in one piece (64 sensors validate in 72K of
+        # the 32-bit port's heap, not 192K).
+        gc.collect()
         path = "sensors[%d]" % i
         if type(s) is not dict:
             c.err(path, "expected an object, got %s" % _show(s))
@@ -643,8 +784,8 @@ def _sensors(c, raw, board, base_dir, chip, cal):
             c.params(s, spec, path, sensor)
             _sensor_params(c, s, sensor, path, chip, cal)
             if sensor["driver"] == "replay":
-                sensor["file"] = c.file(sensor["file"], path + ".file", base_dir)
-            c.unknown(s, [n for n, _, _ in spec] + ["slug", "uuid", "driver"], path)
+                sensor["file"] = c.file(sensor["file"], path + ".file", base_dir)[0]
+            c.unknown(s, _names(spec) + ["slug", "uuid", "driver"], path)
         out.append(sensor)
     _one_wire_roms(c, out)
     return out
@@ -656,30 +797,55 @@ def _one_wire_roms(c, sensors):
     on = {}
     for s in sensors:
         if s.get("driver") == "ds18b20" and _is_int(s.get("pin")):
-            on.setdefault(s["pin"], []).append(s)
-    for pin, group in on.items():
-        if len(group) > 1:
-            for s in group:
-                if not s.get("rom"):
-                    c.err("sensors[%d].rom" % s["index"], "required: %d DS18B20s share GPIO %d "
-                          "(give each its ROM code, from OneWire.scan())" % (len(group), pin))
+            on[s["pin"]] = on.get(s["pin"], 0) + 1
+    for s in sensors:  # in their order: a dict's order differs between MicroPython and CPython
+        n = on.get(s.get("pin")) if s.get("driver") == "ds18b20" else None
+        if n and n > 1 and not s.get("rom"):
+            c.err("sensors[%d].rom" % s["index"], "required: %d DS18B20s share GPIO %d "
+                  "(give each its ROM code, from OneWire.scan())" % (n, s["pin"]))
 
 
-def loads(text, base_dir="", exists=None):
-    """Parse and validate config text; raises ConfigError naming every problem."""
+def _parse(f, size):
+    """The JSON value of the binary stream `f`, once its bytes pass strictjson."""
+    import strictjson
+
+    why = strictjson.problem(f, size)
+    if why:
+        raise ConfigError(["(file): " + why])
+    gc.collect()  # the parse below is the peak: let it start from a compact heap
+    f.seek(0)
     try:
-        raw = json.loads(text)
-    except ValueError as e:
+        return json.load(f)
+    except ValueError as e:  # strictjson should have refused it first
         raise ConfigError(["(file): not valid JSON (%s)" % (e.args[0] if e.args else "syntax")])
-    return validate(raw, base_dir, exists)
 
 
-def load(path, exists=None):
-    """Read, parse and validate the config file at `path`."""
+def loads(text, base_dir="", files=False):
+    """Parse and validate config text (str or bytes); raises ConfigError naming every
+    problem."""
+    from io import BytesIO
+
+    data = text.encode() if type(text) is str else text
+    return validate(_parse(BytesIO(data), len(data)), base_dir, files)
+
+
+def load(path, files=False):
+    """Read, parse and validate the config file at `path`; its size is checked before
+    anything is read. `files`: also check the files it names."""
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        raise ConfigError(["(file): cannot read %s" % path])
+        size = os.stat(path)[6]
+        with open(path, "rb") as f:
+            raw = _parse(f, size)
+    except OSError as e:
+        raise ConfigError(["(file): cannot read %s (%s)" % (path, _oserror(e))])
     base = path.rsplit("/", 1)[0] if "/" in path else ""
-    return loads(text, base, exists)
+    return validate(raw, base, files)
+
+
+def _oserror(e):
+    """What went wrong, alike on both sides (CPython's strerror, MicroPython's errno)."""
+    import errno
+
+    code = e.args[0] if e.args else 0
+    return {errno.ENOENT: "no such file", errno.EACCES: "permission denied",
+            errno.EISDIR: "a directory"}.get(code, "error %s" % code)

@@ -1,14 +1,18 @@
 """Config validation: the device (MicroPython) and the host command give the same
 field-by-field errors, and the shipped examples are valid."""
 
+import functools
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
+from tools import certs, check_config
 from tools import unixport as mpy
-from tools import check_config
 
 UUID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
@@ -57,7 +61,7 @@ CASES = [
       'sensors[2].shape: expected one of "sine", "triangle", "square", "saw", got "blob"',
       "sensors[2].period: unknown setting"]),
     (dict(sensors=[], sample_interval_s=0, battery={"source": "adc"}, extra=True),
-     ["sample_interval_s: must be at least 1 second, got 0",
+     ["sample_interval_s: must be between 1 and 86400 seconds, got 0",
       "battery.pin: missing (expected an integer)",
       "sensors: expected a non-empty list of sensors, got []",
       "extra: unknown setting"]),
@@ -87,27 +91,44 @@ CASES = [
 ]
 
 
+@functools.lru_cache(maxsize=None)
+def ca_der():
+    """A real CA certificate (DER), made once per test run."""
+    d = Path(tempfile.mkdtemp(prefix="config-ca-"))
+    try:
+        return certs.make_ca(d)["ca_der"].read_bytes()
+    finally:
+        shutil.rmtree(d)
+
+
 def write(tmp_path, cfg):
-    (tmp_path / "ca.der").write_bytes(b"0")
+    (tmp_path / "ca.der").write_bytes(ca_der())
     p = tmp_path / "config.json"
     p.write_text(json.dumps(cfg))
     return p
 
 
-def device_errors(path):
-    code = (
-        "import config, os\n"
-        "def exists(p):\n"
-        "    try:\n"
-        "        os.stat(p); return True\n"
-        "    except OSError: return False\n"
-        "try:\n"
-        "    config.load(%r, exists); print('VALID')\n"
-        "except config.ConfigError as e:\n"
-        "    for x in e.errors: print('E ' + x)\n" % str(path))
-    res = mpy.run_code(code)
+DEVICE_CHECK = (
+    "import config\n"
+    "try:\n"
+    "    cfg = config.load(%r, True)\n"
+    "    for x in cfg['warnings']: print('W ' + x)\n"
+    "except config.ConfigError as e:\n"
+    "    for x in e.errors: print('E ' + x)\n")
+
+
+def device_check(path):
+    """(errors, warnings) of the device's validator (MicroPython) on the file at `path`,
+    in the heap it has at boot: the node's (tools/unixport.node_heap)."""
+    res = mpy.run_code(DEVICE_CHECK % str(path), heap=mpy.node_heap())
     assert res.returncode == 0, res.stdout + res.stderr
-    return [line[2:] for line in res.stdout.splitlines() if line.startswith("E ")]
+    lines = res.stdout.splitlines()
+    return ([x[2:] for x in lines if x.startswith("E ")],
+            [x[2:] for x in lines if x.startswith("W ")])
+
+
+def device_errors(path):
+    return device_check(path)[0]
 
 
 @pytest.mark.parametrize("changes,expected", CASES)
@@ -177,3 +198,65 @@ def test_host_command_reports_every_problem(tmp_path):
     assert "5 problems" in res.stdout
     for line in CASES[3][1]:
         assert line in res.stdout
+
+
+# (path of the setting, lowest, highest, a step past them, other settings it needs)
+# Floats are shown to 7 digits in messages (what both sides agree on): steps keep to that.
+RANGES = [
+    (("sample_interval_s",), 1, 86400, 1, {}),
+    (("upload_interval_s",), 1, 604800, 1, {}),
+    (("api", "timeout_s"), 1, 120, 0.5, {}),
+    (("wifi", "timeout_s"), 1, 120, 0.5, {"ssid": "net"}),
+    (("upload", "chunk_max"), 1, 1000, 1, {}),
+    (("upload", "max_requests"), 1, 1000, 1, {}),
+    (("upload", "backoff_base_s"), 1, 3600, 1, {"backoff_cap_s": 86400}),
+    (("upload", "backoff_cap_s"), 1, 86400, 1, {"backoff_base_s": 1}),
+    (("upload", "alert_retry_s"), 60, 86400, 1, {}),
+    (("upload", "deadline_s"), 30, 1800, 1, {}),
+    (("clock", "ntp_timeout_s"), 0.1, 30, 0.05, {}),
+    (("spool", "capacity"), 64, 1000000, 1, {}),
+    (("i2c", "freq"), 10000, 1000000, 1, {}),
+    (("battery", "hours"), 0.1, 87600, 0.05, {"source": "sim"}),
+    (("sensors", 0, "period_s"), 1, 31536000, 1, {}),
+    (("sensors", 0, "phase_s"), -31536000, 31536000, 1, {}),
+    (("sensors", 0, "column"), 0, 255, 1, {"driver": "replay", "file": "ca.der"}),
+]
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("path,lo,hi,step,needs", RANGES,
+                         ids=[".".join(map(str, r[0])) for r in RANGES])
+def test_every_interval_and_count_has_its_range(tmp_path, path, lo, hi, step, needs):
+    name = ".".join(map(str, path)).replace(".0.", "[0].")
+    unit = " seconds" if name.endswith("_s") else ""
+    for value in (lo, hi, lo - step, hi + step):
+        cfg = base()
+        parent = cfg
+        for key in path[:-1]:
+            parent = parent[key] if key == 0 else parent.setdefault(key, {})
+        parent.update(needs)
+        parent[path[-1]] = value
+        errors = check_config.check(write(tmp_path, cfg))[1]
+        expected = [] if lo <= value <= hi else [
+            "%s: must be between %s and %s%s, got %s" % (name, lo, hi, unit, value)]
+        if value < 1 and name == "upload.backoff_cap_s":
+            expected.append("upload.backoff_cap_s: must not be below upload.backoff_base_s")
+        assert errors == expected
+
+
+@pytest.mark.host
+def test_a_power_band_uploads_at_least_weekly(tmp_path):
+    bands = [{"below_v": 3.6, "upload_interval_s": 604800},
+             {"below_v": 3.4, "upload_interval_s": 604801}]
+    errors = check_config.check(write(tmp_path, base(battery={"source": "sim"},
+                                                     power_bands=bands)))[1]
+    assert errors == ["power_bands[1].upload_interval_s: must be at most 604800 seconds "
+                      "(a week), got 604801"]
+
+
+@pytest.mark.host
+def test_the_upload_deadline_defaults_to_three_minutes(tmp_path):
+    cfg, errors = check_config.check(write(tmp_path, base()))
+    assert errors == [] and cfg["upload"]["deadline_s"] == 180
+    cfg, _ = check_config.check(write(tmp_path, base(upload={"deadline_s": 600})))
+    assert cfg["upload"]["deadline_s"] == 600

@@ -30,8 +30,9 @@ CASES = [
      ["pins.buzzer: unknown pin (known: sda, scl, led, button)",
       "pins.sda: GPIO 34 is input only on the ESP32",
       "pins.scl: GPIO 7 is wired to the flash or PSRAM on the ESP32",
-      "pins.led: the ESP32 has no GPIO 40"]),
-    (esp32(pins={"sda": 22}), ["pins.scl: must differ from pins.sda"]),
+      "pins.led: the ESP32 has no GPIO 40",
+      "sensors[0].pin: GPIO 34 is already the I2C SDA pin (pins.sda)"]),
+    (esp32(pins={"sda": 22}), ["pins.scl: GPIO 22 is already the I2C SDA pin (pins.sda)"]),
     (esp32(board_model="esp32s3_devkitc", battery={"source": "adc", "pin": 12},
            sensors=[{"slug": "a", "driver": "adc", "pin": 39},
                     {"slug": "b", "driver": "analog", "pin": 34}]),
@@ -72,18 +73,18 @@ CASES = [
      ["sensors[0].table: table volts must increase: 1 after 1",
       "sensors[1].table: give a table, or scale and offset (with vmin, vmax), not both",
       "sensors[2].vmax: must be above vmin",
-      "sensors[3].table: expected a list of [volts, value] pairs, got [1, 2]",
-      "sensors[3].samples: must be between 1 and 256, got 0"]),
+      "sensors[3].samples: must be between 1 and 256, got 0",
+      "sensors[3].table: expected a list of 2-16 [volts, value] pairs, got [1, 2]"]),
     (base(power="solar", i2c={"freq": 5000000, "pullup": True},
           adc_cal={"x": [], "34": [[1, 1.5], [2, 2.5]], "35": [[1, 1], [1, 2]]}),
      ['power: expected one of "battery", "mains", got "solar"',
       "i2c.freq: must be between 10000 and 1000000, got 5000000",
       "i2c.pullup: unknown setting",
-      "adc_cal.x: expected a GPIO number as the key",
       "adc_cal.34: gain 1.000, offset 0.500 V: not a calibration of a working ADC "
       "(expected gain 0.8-1.25, offset within 0.25 V)",
       "adc_cal.35: expected two [read volts, true volts] points at different voltages, "
-      "got [[1, 1], [1, 2]]"]),
+      "got [[1, 1], [1, 2]]",
+      "adc_cal.x: expected a GPIO number as the key"]),
 ]
 
 
@@ -167,3 +168,59 @@ def test_ds18b20s_sharing_a_pin_must_each_name_their_rom():
     need = "required: 2 DS18B20s share GPIO 4 (give each its ROM code, from OneWire.scan())"
     assert [x for x in e.value.errors if ".rom" in x] == [
         "sensors[0].rom: " + need, "sensors[1].rom: " + need]
+
+
+def rom(serial):
+    from drivers.crc8 import dallas
+
+    code = bytearray(b"\x28" + bytes([serial]) + bytes(6))
+    code[7] = dallas(code, 0, 7)
+    return code.hex()
+
+
+@pytest.mark.host
+def test_a_pin_is_shared_only_by_what_can_share_it(tmp_path):
+    cfg = check(tmp_path, esp32(sensors=[
+        {"slug": "a", "driver": "ds18b20", "pin": 4, "rom": rom(1)},
+        {"slug": "b", "driver": "ds18b20", "pin": 4, "rom": rom(2)},  # one 1-Wire bus
+        {"slug": "c", "driver": "bme280", "quantity": "temperature"},
+        {"slug": "d", "driver": "sht4x", "quantity": "humidity"},  # one I2C bus
+        {"slug": "e", "driver": "analog", "pin": 34},
+        {"slug": "f", "driver": "adc", "pin": 34}]))  # one input read two ways
+    assert cfg["warnings"] == []
+    errors = check_config.check(write(tmp_path, esp32(
+        board_model="firebeetle_esp32", safe_mode_pin=2,
+        sensors=[{"slug": "a", "driver": "ds18b20", "pin": 33},
+                 {"slug": "b", "driver": "adc", "pin": 33}])))[1]
+    assert errors == ["safe_mode_pin: GPIO 2 is already the status LED pin (pins.led)",
+                      "sensors[1].pin: GPIO 33 is already a 1-Wire bus (sensors[0].pin)"]
+
+
+@pytest.mark.host
+def test_the_i2c_pins_count_once_used_or_set(tmp_path):
+    """A DevKitC without I2C sensors may use GPIO 21 for a DS18B20; with one, or with the
+    pins set, it may not."""
+    ds = {"slug": "t", "driver": "ds18b20", "pin": 21}
+    assert check(tmp_path, esp32(sensors=[ds]))["pins"]["sda"] == 21
+    errors = check_config.check(write(tmp_path, esp32(sensors=[ds], pins={"scl": 23})))[1]
+    assert errors == ["sensors[0].pin: GPIO 21 is already the I2C SDA pin (pins.sda)"]
+
+
+STRAPPING = ("%s: GPIO %d is a strapping pin of the %s: if what is wired to it pulls it "
+             "high or low during a reset, the chip may not start the firmware")
+
+
+@pytest.mark.host
+def test_strapping_pins_warn_only_when_the_config_sets_them(tmp_path):
+    for model in config.BOARD_MODELS:  # their own LED and BOOT button are the documented use
+        assert check(tmp_path, esp32(board_model=model, sensors=[
+            {"slug": "t", "driver": "bme280", "quantity": "temperature"}]))["warnings"] == []
+    cfg = check(tmp_path, esp32(pins={"led": 2}, battery={"source": "adc", "pin": 33}))
+    assert cfg["warnings"] == [STRAPPING % ("pins.led", 2, "ESP32")]
+    cfg = check(tmp_path, esp32(board_model="esp32s3_devkitc", sensors=[
+        {"slug": "t", "driver": "adc", "pin": 3}, {"slug": "u", "driver": "adc", "pin": 3}]))
+    assert cfg["warnings"] == [STRAPPING % ("sensors[0].pin", 3, "ESP32-S3")]
+    cfg = check(tmp_path, esp32(board_model="esp32c3_devkitm", safe_mode_pin=9, sensors=[
+        {"slug": "t", "driver": "ds18b20", "pin": 8}]))
+    assert cfg["warnings"] == [STRAPPING % ("safe_mode_pin", 9, "ESP32-C3"),
+                               STRAPPING % ("sensors[0].pin", 8, "ESP32-C3")]

@@ -186,7 +186,7 @@ def test_battery_life_shows_the_power_bands(tmp_path):
                                       sensors=[{"slug": "w", "driver": "wave"}]),
      "has no board_model (a unix board): give --board-model"),
     (["--capacity-mah", "2500"], dict(KNOWN, sample_interval_s=0),
-     "invalid config: sample_interval_s: must be at least 1 second, got 0"),
+     "invalid config: sample_interval_s: must be between 1 and 86400 seconds, got 0"),
     (["--capacity-mah", "2500", "--measured", "/nonexistent.csv"], KNOWN,
      "cannot read /nonexistent.csv"),
     ([], KNOWN, "the following arguments are required: --capacity-mah"),

@@ -1,12 +1,14 @@
 """Host tool (CPython): validate a node's config.json before it goes on a board.
 
-Runs the device's own validator (lib/config.py), so the host and the node agree on
-every rule. Referenced files (CA certificate, replay CSV) must exist next to the
-config unless --skip-files.
+Runs the device's own validator (lib/config.py: the same JSON acceptance rule, the
+same checks, the same messages), so the host and the node agree on every file.
+Referenced files (the CA certificate, a replay CSV) must exist next to the config,
+and the CA must be a certificate, unless --skip-files.
 
     python -m tools.check_config CONFIG [--skip-files]
 
-Exit status 0 when valid, 1 with one line per problem otherwise.
+Exit status 0 when valid (warnings are printed, `warning: ...`, and do not fail),
+1 with one line per problem otherwise, 2 when CONFIG cannot be read.
 """
 
 import argparse
@@ -21,17 +23,33 @@ import config  # noqa: E402  (the device's validator; plain Python, runs on CPyt
 def check(path, skip_files=False):
     """Returns (normalised config or None, list of problems)."""
     try:
-        cfg = config.load(str(path), None if skip_files else os.path.exists)
-        return cfg, []
+        return config.load(str(path), not skip_files), []
     except config.ConfigError as e:
         return None, e.errors
 
 
+def readable_file(text):
+    """argparse type: a path to a regular file this user can read."""
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError("%s: no such file" % text)
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError("%s: not a file" % text)
+    if not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError("%s: not readable (permission denied)" % text)
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line and exit status 2, without the usage text."""
+        self.exit(2, "%s: error: %s\n" % (self.prog, message))
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("config")
+    ap = _Parser(prog="python -m tools.check_config", description=__doc__.split("\n\n")[0])
+    ap.add_argument("config", type=readable_file)
     ap.add_argument("--skip-files", action="store_true",
-                    help="do not check that referenced files exist")
+                    help="do not check the files the config names")
     args = ap.parse_args(argv)
     cfg, errors = check(args.config, args.skip_files)
     if errors:
@@ -39,6 +57,8 @@ def main(argv=None):
         for e in errors:
             print("  " + e)
         return 1
+    for w in cfg["warnings"]:
+        print("warning: " + w)
     print("%s: OK (%s board, %d sensors, sample every %d s, upload every %d s)" % (
         args.config, cfg["board"], len(cfg["sensors"]), cfg["sample_interval_s"],
         cfg["upload_interval_s"]))

@@ -1,0 +1,41 @@
+"""Validate config.json and cache the normalised result: safe mode's cold path.
+
+Only a changed config pays for this module and the validator (the biggest module on
+the board); a soft reset follows, so the node never runs in the heap they leave.
+"""
+
+import json
+import os
+import sys
+
+# unloaded once the config is checked (this module too): the dict is all we keep
+_UNLOAD = ("config", "strictjson", "certfile", "configcheck")
+
+
+def run(path, found):
+    """The validated config, or None with its problems in `found`. Anything else the
+    validator raises (out of memory, say) goes to the caller."""
+    try:
+        import config as validator
+
+        try:
+            return validator.load(path, True)
+        except validator.ConfigError as e:
+            found.append("%s is invalid:" % path)
+            found.extend("  " + err for err in e.errors)
+            return None
+    finally:
+        for name in _UNLOAD:
+            sys.modules.pop(name, None)
+
+
+def store(path, key, cfg):
+    """True when the cache was written (no cache: the next boot validates again)."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump({"key": key, "config": cfg}, f)
+        os.rename(tmp, path)
+        return True
+    except OSError:
+        return False
