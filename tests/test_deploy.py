@@ -78,6 +78,7 @@ def test_deploy_provision_monitor_on_a_virtual_board(tmp_path):
         assert device_hashes(port, list(local)) == local
 
         # deployed again: nothing to do; one file changed, one added: only those
+        mark = board.mark()
         assert "up to date" in tool("deploy", "--port", port, "--tree", tree)
         with open(tree / "main.py", "a") as f:
             f.write("# changed\n")
@@ -87,10 +88,18 @@ def test_deploy_provision_monitor_on_a_virtual_board(tmp_path):
         assert re.findall(r"copy +(\S+)", out) == ["lib/extra/x.txt", "main.py"], out
         assert "deployed: 2 copied, 0 removed" in out
 
-        # a file gone from the build is removed from the board, its empty folder too
+        # a file gone from the build is removed from the board, its empty folder too; a dry
+        # run only says so: it copies nothing and does not reset the board either
         shutil.rmtree(tree / "lib" / "extra")
+        for _ in range(2):  # each deploy reset the board (the second may cut the first short)
+            assert board.wait_for("power_on reset", 20, mark)
+            mark = board.output.index(b"power_on reset", mark) + 1
+        assert board.wait_for("The REPL is available", 20, mark)  # no config: safe mode
+        mark = board.mark()
         out = tool("deploy", "--port", port, "--tree", tree, "--dry-run")
-        assert "remove  lib/extra/x.txt" in out and "nothing done" in out
+        assert "remove  lib/extra/x.txt" in out and "nothing copied" in out
+        assert "board left at its REPL (dry run)" in out
+        assert b"reset, flash mounted" not in board.output[mark:], board.output[mark:]
         assert "deployed: 0 copied, 1 removed" in tool("deploy", "--port", port, "--tree", tree)
         assert "extra" not in listdir(port, "lib")
         assert device_hashes(port, ["main.py", "data/keep.bin"]) == {

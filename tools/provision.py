@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from tools import deploy
+from tools import cli, deploy
 from tools.check_config import config as validator
 
 DEFAULT_URL = "https://api.sensocan.com/api/v1"
@@ -208,7 +208,7 @@ def main(argv=None):
     ap.add_argument("--no-reset", action="store_true",
                     help="after copying, leave the board at its REPL")
     args = ap.parse_args(argv)
-    return deploy.run_tool("provision", lambda: provision(args))
+    return cli.run_tool("provision", lambda: provision(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""The host tools' command lines: a wrong argument is one line and exit status 2, never a
+traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.nodekit import ROOT
+
+UNIX_CONFIG = "boards/unix/config.json"
+
+
+def run(*cmd, cwd=ROOT):
+    res = subprocess.run(list(map(str, cmd)), cwd=cwd, capture_output=True, text=True,
+                         timeout=60, stdin=subprocess.DEVNULL)
+    return res.returncode, res.stdout, res.stderr
+
+
+@pytest.mark.parametrize("tool,args,problem", [
+    ("spool_dump", ["--image", "nope.img"], "nope.img: no such file"),
+    ("spool_dump", ["--dir", "/nonexist"], "/nonexist: no such folder"),
+    ("spool_dump", ["--dir", "tools"], "tools has no spool/ folder"),
+    ("spool_dump", [], "one of the arguments --image --dir is required"),
+    ("sim", ["--config", UNIX_CONFIG, "--state", "{tmp}", "--link-down", "abc"],
+     "--link-down: expected cycles like 5-8,12, got 'abc'"),
+    ("sim", ["--config", UNIX_CONFIG, "--state", "{tmp}", "--link-down", "8-5"],
+     "each range low to high"),
+    ("sim", ["--config", UNIX_CONFIG, "--state", "{tmp}", "--speed", "-1"],
+     "--speed: expected a number of 0 or more, got -1"),
+    ("sim", ["--config", UNIX_CONFIG, "--state", "{tmp}", "--cycles", "-3"],
+     "--cycles: expected a whole number of at least 1, got -3"),
+    ("sim", ["--config", "nope.json", "--state", "{tmp}"], "nope.json: no such file"),
+    ("sim", ["--config", UNIX_CONFIG, "--state", "{tmp}", "--heap", "lots"],
+     "expected a heap size"),
+    ("vboard", ["--state", "/etc/passwd"], "/etc/passwd exists and is not a folder"),
+    ("vboard", ["--state", "{tmp}", "--speed", "-2"], "--speed: expected a number of 0 or more"),
+    ("certs", ["/proc/nope"], "cannot create the folder /proc/nope"),
+    ("certs", ["{tmp}", "--host", "a host"], "expected a host name"),
+    ("deploy", ["--port", "/dev/nope", "--tree", "/nonexistent"],
+     "--tree: /nonexistent: no such folder"),
+    ("deploy", ["--port", "/dev/nope", "--wait", "-1"], "--wait: expected a number above 0"),
+    ("deploy", [], "the following arguments are required: --port"),
+    ("monitor", ["logs", "--port", "/dev/nope", "--lines", "0"],
+     "--lines: expected a whole number of at least 1"),
+    ("monitor", ["watch", "--port", "/dev/nope", "--seconds", "-5"],
+     "--seconds: expected a number above 0"),
+    ("monitor", ["tail"], "invalid choice: 'tail'"),
+    ("flash", ["--port", "/dev/nope", "--firmware", "nope.bin"], "nope.bin: no such file"),
+    ("flash", ["--port", "/dev/nope", "--firmware", "README.md", "--baud", "fast"],
+     "--baud: expected a whole number, got 'fast'"),
+    ("battery_life", ["--config", "nope.json", "--capacity-mah", "2500"],
+     "nope.json: no such file"),
+    ("battery_life", ["--config", UNIX_CONFIG, "--capacity-mah", "-1"],
+     "expected a number above 0"),
+])
+def test_a_wrong_argument_is_one_line_and_exit_status_2(tmp_path, tool, args, problem):
+    args = [a.format(tmp=tmp_path / "state") for a in args]
+    status, out, err = run(sys.executable, "-m", "tools." + tool, *args)
+    assert status == 2 and "Traceback" not in out + err, out + err
+    assert out == "" and len(err.splitlines()) == 1 and problem in err, err
+    assert "object at 0x" not in err and "deep sleep" not in err
