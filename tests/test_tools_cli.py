@@ -1,5 +1,5 @@
 """The host tools' command lines: a wrong argument is one line and exit status 2, never a
-traceback."""
+traceback; what holds the token stays out of git."""
 
 import subprocess
 import sys
@@ -37,6 +37,11 @@ def run(*cmd, cwd=ROOT):
     ("vboard", ["--state", "{tmp}", "--speed", "-2"], "--speed: expected a number of 0 or more"),
     ("certs", ["/proc/nope"], "cannot create the folder /proc/nope"),
     ("certs", ["{tmp}", "--host", "a host"], "expected a host name"),
+    ("provision", ["--sensor", "bad"], "'bad': expected SLUG:DRIVER[:PIN][:PARAM=VALUE...]"),
+    ("provision", ["--device-uuid", "1234"], "api.device_uuid: expected a UUID"),
+    ("provision", ["--safe-mode-pin", "99"], "expected a whole number from 0 to 48"),
+    ("provision", ["--upload", "nope.json"], "nope.json: no such file"),
+    ("provision", ["--out", "/etc/passwd/x.json"], "/etc/passwd is not a folder"),
     ("deploy", ["--port", "/dev/nope", "--tree", "/nonexistent"],
      "--tree: /nonexistent: no such folder"),
     ("deploy", ["--port", "/dev/nope", "--wait", "-1"], "--wait: expected a number above 0"),
@@ -60,3 +65,13 @@ def test_a_wrong_argument_is_one_line_and_exit_status_2(tmp_path, tool, args, pr
     assert status == 2 and "Traceback" not in out + err, out + err
     assert out == "" and len(err.splitlines()) == 1 and problem in err, err
     assert "object at 0x" not in err and "deep sleep" not in err
+
+
+@pytest.mark.parametrize("path,ignored", [
+    ("private/config.json", True), ("private/ca.der", True), ("config.json", True),
+    ("data/config.cache", True), ("data/spool/state", True), ("node.cache", True),
+    ("boards/unix/config.json", False), ("boards/unix/data/humidity.csv", False),
+])
+def test_git_ignores_what_holds_the_token(path, ignored):
+    status, _, err = run("git", "check-ignore", "-q", "--no-index", path)
+    assert status == (0 if ignored else 1), err
