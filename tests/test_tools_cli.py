@@ -1,6 +1,8 @@
 """The host tools' command lines: a wrong argument is one line and exit status 2, never a
-traceback; what holds the token stays out of git."""
+traceback; the make targets pass their settings on and list themselves in `make help`;
+what holds the token stays out of git."""
 
+import re
 import subprocess
 import sys
 
@@ -67,6 +69,45 @@ def test_a_wrong_argument_is_one_line_and_exit_status_2(tmp_path, tool, args, pr
     assert "object at 0x" not in err and "deep sleep" not in err
 
 
+def make_targets():
+    """Every target a rule defines in the Makefile and mk/*.mk (file targets aside)."""
+    names = []
+    for mk in [ROOT / "Makefile", *sorted((ROOT / "mk").glob("*.mk"))]:
+        names += re.findall(r"^([a-zA-Z0-9_-]+):(?!=)", mk.read_text(), re.M)
+    return names
+
+
+def test_make_help_lists_every_target_with_one_line():
+    status, out, _ = run("make", "--no-print-directory", "help")
+    assert status == 0
+    listed = dict(re.findall(r"^  make (\S+) +(\S.*)$", out, re.M))
+    targets = make_targets()
+    assert {"setup", "test", "sim", "bench", "fuzz-power", "check-config", "battery-life",
+            "clean", "flash", "deploy", "config", "monitor", "logs", "help"} <= set(targets)
+    assert sorted(listed) == sorted(targets), "a target without a `## ` comment"
+    assert len(out.splitlines()) == len(targets)
+
+
+def test_make_passes_baud_board_model_and_the_private_config_path_on():
+    def commands(*args):  # make -n prints the commands without running them
+        status, out, err = run("make", "-n", "--no-print-directory", *args)
+        assert status == 0, err
+        return out
+
+    assert "--baud 115200" in commands("flash", "PORT=/dev/x", "FIRMWARE=f.bin", "BAUD=115200")
+    assert "--baud" not in commands("flash", "PORT=/dev/x", "FIRMWARE=f.bin")
+    assert "--board-model lolin_d32" in commands("battery-life", "CONFIG=" + UNIX_CONFIG,
+                                                 "BOARD_MODEL=lolin_d32")
+    assert "tools.provision --out private/config.json" in commands("config")
+
+
+def test_battery_life_takes_a_board_model_for_a_unix_config():
+    status, out, err = run(sys.executable, "-m", "tools.battery_life", "--config", UNIX_CONFIG,
+                           "--capacity-mah", "2500", "--board-model", "lolin_d32")
+    assert status == 0, err
+    assert out.startswith("Battery life: %s on a lolin_d32 (deep sleep 130 uA)" % UNIX_CONFIG)
+
+
 @pytest.mark.parametrize("path,ignored", [
     ("private/config.json", True), ("private/ca.der", True), ("config.json", True),
     ("data/config.cache", True), ("data/spool/state", True), ("node.cache", True),
@@ -75,3 +116,8 @@ def test_a_wrong_argument_is_one_line_and_exit_status_2(tmp_path, tool, args, pr
 def test_git_ignores_what_holds_the_token(path, ignored):
     status, _, err = run("git", "check-ignore", "-q", "--no-index", path)
     assert status == (0 if ignored else 1), err
+
+
+def test_the_readme_installs_with_mip_from_the_clone():
+    readme = (ROOT / "README.md").read_text()
+    assert "mip install ./package.json" in readme and "OWNER/REPO" not in readme
