@@ -10,8 +10,12 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from tests import nodekit
 from tools import certs
+
+pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
 
 ROOT = nodekit.ROOT
 

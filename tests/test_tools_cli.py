@@ -10,6 +10,8 @@ import pytest
 
 from tests.nodekit import ROOT
 
+pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
+
 UNIX_CONFIG = "boards/unix/config.json"
 
 
