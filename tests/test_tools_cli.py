@@ -37,15 +37,15 @@ def run(*cmd, cwd=ROOT):
     ("sim", ["--config", "nope.json", "--state", "{tmp}"], "nope.json: no such file"),
     ("sim", ["--config", UNIX_CONFIG, "--state", "{tmp}", "--heap", "lots"],
      "expected a heap size"),
-    ("vboard", ["--state", "/etc/passwd"], "/etc/passwd exists and is not a folder"),
+    ("vboard", ["--state", "{file}"], "plain.txt exists and is not a folder"),
     ("vboard", ["--state", "{tmp}", "--speed", "-2"], "--speed: expected a number of 0 or more"),
-    ("certs", ["/proc/nope"], "cannot create the folder /proc/nope"),
+    ("certs", ["{file}/certs"], "cannot create the folder"),
     ("certs", ["{tmp}", "--host", "a host"], "expected a host name"),
     ("provision", ["--sensor", "bad"], "'bad': expected SLUG:DRIVER[:PIN][:PARAM=VALUE...]"),
     ("provision", ["--device-uuid", "1234"], "api.device_uuid: expected a UUID"),
     ("provision", ["--safe-mode-pin", "99"], "expected a whole number from 0 to 48"),
     ("provision", ["--upload", "nope.json"], "nope.json: no such file"),
-    ("provision", ["--out", "/etc/passwd/x.json"], "/etc/passwd is not a folder"),
+    ("provision", ["--out", "{file}/x.json"], "plain.txt is not a folder"),
     ("deploy", ["--port", "/dev/nope", "--tree", "/nonexistent"],
      "--tree: /nonexistent: no such folder"),
     ("deploy", ["--port", "/dev/nope", "--wait", "-1"], "--wait: expected a number above 0"),
@@ -64,7 +64,8 @@ def run(*cmd, cwd=ROOT):
      "expected a number above 0"),
 ])
 def test_a_wrong_argument_is_one_line_and_exit_status_2(tmp_path, tool, args, problem):
-    args = [a.format(tmp=tmp_path / "state") for a in args]
+    (tmp_path / "plain.txt").write_text("a file, not a folder\n")
+    args = [a.format(tmp=tmp_path / "state", file=tmp_path / "plain.txt") for a in args]
     status, out, err = run(sys.executable, "-m", "tools." + tool, *args)
     assert status == 2 and "Traceback" not in out + err, out + err
     assert out == "" and len(err.splitlines()) == 1 and problem in err, err
