@@ -8,21 +8,26 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: setup test test-32bit sim bench fuzz-power check-config battery-life clean
+.PHONY: help setup test test-32bit sim bench fuzz-power check-config battery-life clean
+.DEFAULT_GOAL := help
+
+# Every target with a `## ` comment after its prerequisites lists itself here.
+help: ## this list
+	@awk -F':.*## ' '/^[a-zA-Z0-9_-]+:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed ## create .venv with the pinned packages (the other targets do it too)
 
-test: setup
+test: setup ## the test suite (MICROPYTHON=path: your own unix-port build)
 	$(BIN)/python -m pytest -q -n 2 tests
 
 # The device and node tests again on a 32-bit unix port, the stand-in for an ESP32's ints
 # and object sizes (docs/testing.md says how to build one): MICROPYTHON32=path/to/micropython
-test-32bit: setup
+test-32bit: setup ## the device and node tests on a 32-bit MicroPython (MICROPYTHON32=path)
 	@if [ ! -x "$(MICROPYTHON32)" ]; then \
 	  echo "test-32bit: no 32-bit MicroPython at MICROPYTHON32='$(MICROPYTHON32)'. Build one as MicroPython's"; \
 	  echo "  own CI builds its 32-bit unix port (gcc-multilib needed), then pass its path:"; \
@@ -33,26 +38,24 @@ test-32bit: setup
 	  echo "  (details, and the split-heap flags that match an ESP32: docs/testing.md)"; exit 2; fi
 	MICROPYTHON=$(abspath $(MICROPYTHON32)) $(BIN)/python -m pytest -q -n 2 -m "not host" tests
 
-sim: setup
+sim: setup ## an emulated node against a local Sensocan mock for ~30 s
 	$(BIN)/python -m tools.demo
 
-# Thousands of power cuts over the real firmware (make test runs a short sweep).
-fuzz-power: setup
+fuzz-power: setup ## thousands of power cuts over the real firmware (CUTS=n, default 5000)
 	$(BIN)/python -m tests.powercut.run --cuts $(or $(CUTS),5000)
 
-# Figures: flash wear, spool speed and heap, upload cost against requests, node heap.
-bench: setup
+bench: setup ## figures: flash wear, spool speed and heap, upload cost
 	$(BIN)/python -m tools.bench
 
-# Days a battery lasts, from a documented current model (docs/energy.md).
-battery-life: setup
-	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) --capacity-mah $(or $(MAH),2500)
+battery-life: setup ## days on a battery (CONFIG=, MAH=2500, BOARD_MODEL= to override)
+	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) \
+		--capacity-mah $(or $(MAH),2500) $(if $(BOARD_MODEL),--board-model $(BOARD_MODEL))
 
-check-config: setup
+check-config: setup ## check a config.json with the node's validator (CONFIG=file)
 	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json --skip-files)
 
-clean:
+clean: ## remove .sim/ and .pytest_cache/
 	rm -rf .sim .pytest_cache
 
-# Real boards: flash, deploy, config, monitor, logs (defined after the default target).
+# Real boards: flash, deploy, config, monitor, logs.
 include mk/deploy.mk

@@ -78,6 +78,7 @@ def test_deploy_provision_monitor_on_a_virtual_board(tmp_path):
         assert device_hashes(port, list(local)) == local
 
         # deployed again: nothing to do; one file changed, one added: only those
+        mark = board.mark()
         assert "up to date" in tool("deploy", "--port", port, "--tree", tree)
         with open(tree / "main.py", "a") as f:
             f.write("# changed\n")
@@ -87,10 +88,18 @@ def test_deploy_provision_monitor_on_a_virtual_board(tmp_path):
         assert re.findall(r"copy +(\S+)", out) == ["lib/extra/x.txt", "main.py"], out
         assert "deployed: 2 copied, 0 removed" in out
 
-        # a file gone from the build is removed from the board, its empty folder too
+        # a file gone from the build is removed from the board, its empty folder too; a dry
+        # run only says so: it copies nothing and does not reset the board either
         shutil.rmtree(tree / "lib" / "extra")
+        for _ in range(2):  # each deploy reset the board (the second may cut the first short)
+            assert board.wait_for("power_on reset", 20, mark)
+            mark = board.output.index(b"power_on reset", mark) + 1
+        assert board.wait_for("The REPL is available", 20, mark)  # no config: safe mode
+        mark = board.mark()
         out = tool("deploy", "--port", port, "--tree", tree, "--dry-run")
-        assert "remove  lib/extra/x.txt" in out and "nothing done" in out
+        assert "remove  lib/extra/x.txt" in out and "nothing copied" in out
+        assert "board left at its REPL (dry run)" in out
+        assert b"reset, flash mounted" not in board.output[mark:], board.output[mark:]
         assert "deployed: 0 copied, 1 removed" in tool("deploy", "--port", port, "--tree", tree)
         assert "extra" not in listdir(port, "lib")
         assert device_hashes(port, ["main.py", "data/keep.bin"]) == {
@@ -200,13 +209,16 @@ def test_flash_commands_use_each_chips_offset(tmp_path):
 
 
 def test_provision_refuses_an_invalid_config_without_echoing_the_token(tmp_path):
-    out = tool("provision", "--out", tmp_path / "c.json", "--board", "esp32",
-               "--token", "secret value", "--device-uuid", nodekit.DEVICE,
-               "--wifi-ssid", "net", "--ca-cert", __file__, "--sensor", "soil:adc:4", expect=1)
-    assert "api.token: must not contain spaces" in out and "sensors[0].pin: GPIO 4" in out
-    assert "secret value" not in out and not (tmp_path / "c.json").exists()
-    out = tool("provision", "--out", tmp_path / "c.json", expect=1)
-    assert "missing --board, --device-uuid, --token, --sensor" in out
+    ca = certs.make_ca(tmp_path / "certs")["ca_der"]
+    flags = ["--out", tmp_path / "c.json", "--board", "esp32", "--device-uuid", nodekit.DEVICE,
+             "--wifi-ssid", "net", "--ca-cert", ca]
+    out = tool("provision", *flags, "--token", "secret value", "--sensor", "soil:adc:34",
+               expect=2)
+    assert "api.token: must not contain spaces" in out and "secret value" not in out
+    out = tool("provision", *flags, "--token", "tok", "--sensor", "soil:adc:4", expect=2)
+    assert "sensors[0].pin: GPIO 4" in out and not (tmp_path / "c.json").exists()
+    out = tool("provision", "--out", tmp_path / "c.json", expect=2)  # no answers on stdin
+    assert 'no answer to "Board' in out and not (tmp_path / "c.json").exists()
 
 
 def test_package_json_installs_every_device_file():
@@ -261,16 +273,16 @@ def test_frozen_boot_keeps_the_repl_on_a_corrupt_filesystem(tmp_path):
 
 
 def test_provision_sets_the_board_model_and_checks_a_hand_edited_config(tmp_path):
-    ca = certs.make_ca(tmp_path)["ca_der"]
+    ca = certs.make_ca(tmp_path / "certs")["ca_der"]
     config = tmp_path / "c.json"
     tool("provision", "--out", config, "--board", "esp32", "--board-model", "lolin_d32",
          "--token", "tok-123", "--device-uuid", nodekit.DEVICE, "--wifi-ssid", "net",
-         "--ca-cert", ca, "--sensor", "soil:adc:34")
+         "--ca-cert", ca, "--sensor", "soil:adc:34", "--safe-mode-pin", 13)
     cfg = json.loads(config.read_text())
-    assert cfg["board_model"] == "lolin_d32"
-    out = tool("provision", "--upload", config, expect=1)
+    assert cfg["board_model"] == "lolin_d32" and cfg["safe_mode_pin"] == 13
+    out = tool("provision", "--upload", config, expect=2)
     assert "OK (esp32 board, 1 sensors" in out and "--upload needs --port" in out
     cfg["sample_interval_s"] = 0  # edited by hand, wrongly
     config.write_text(json.dumps(cfg))
-    out = tool("provision", "--upload", config, "--port", "/dev/null", expect=1)
+    out = tool("provision", "--upload", config, "--port", "/dev/null", expect=2)
     assert "sample_interval_s: must be between 1 and 86400 seconds" in out and "tok-123" not in out

@@ -10,16 +10,18 @@ are a model (boot, the drivers' waits, Wi-Fi join, TLS handshake, requests) unle
 the Sensocan mock stored them (its SQLite file, or `sensocan_mock list --db` output)
 or as a CSV with a sensor column (sensor_slug, slug or sensor) and a value column.
 
-Prints a breakdown table (mAh per day per component) and the days. Exit status 0, or
-1 with one line naming the problem.
+Prints a breakdown table (mAh per day per component) and the days. Exit status 0; 1
+with one line naming the problem in the config or the measured file; 2 for a wrong
+argument or a missing file.
 """
 
-import argparse
 import csv
 import math
 import sqlite3
 import sys
 from pathlib import Path
+
+from tools import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import config  # noqa: E402  (the device's validator and board models)
@@ -60,7 +62,7 @@ TX_KBIT_PER_S = 1000.0
 DAY_S = 86400.0
 
 
-class Problem(Exception):
+class Problem(cli.ToolError):
     """A bad input: the one line the command prints."""
 
 
@@ -128,7 +130,8 @@ def load_config(path, board_model):
         raise Problem("%s: invalid config: %s%s" % (path, e.errors[0], more))
     name = board_model or cfg["board_model"]
     if name is None:
-        raise Problem("%s has no board_model (a %s board): give --board-model, one of %s"
+        raise Problem("%s has no board_model (a %s board): give --board-model (make: "
+                      "BOARD_MODEL=), one of %s"
                       % (path, cfg["board"], ", ".join(sorted(config.BOARD_MODELS))))
     if name not in config.BOARD_MODELS:
         raise Problem("unknown board model %r: one of %s"
@@ -195,16 +198,6 @@ def measured_figures(path, cfg):
     return {f: sum(v) / len(v) for f, v in values.items()}, {f: len(v) for f, v in values.items()}
 
 
-def _number(text, what, positive=True):
-    try:
-        v = float(text)
-    except ValueError:
-        raise Problem("%s: expected a number, got %r" % (what, text))
-    if not math.isfinite(v) or (positive and v <= 0):
-        raise Problem("%s: expected a positive number, got %r" % (what, text))
-    return v
-
-
 def report(cfg, capacity, measured=None, counts=None, config_path=""):
     rows, f = model(cfg, measured=measured)
     total = sum(r[3] for r in rows)
@@ -234,33 +227,28 @@ def report(cfg, capacity, measured=None, counts=None, config_path=""):
     return "\n".join(out), days
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise Problem(message)
-
-
 def main(argv=None):
-    ap = _Parser(prog="python -m tools.battery_life",
-                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", required=True, help="the node's config.json")
-    ap.add_argument("--capacity-mah", required=True, help="the battery's capacity in mAh")
-    ap.add_argument("--board-model", help="override (or give, for a unix config) the board "
-                    "model: one of %s" % ", ".join(sorted(config.BOARD_MODELS)))
-    ap.add_argument("--measured", metavar="FILE", help="health readings: the mock's SQLite "
-                    "file, its `list` output, or a CSV (sensor_slug, value)")
-    try:
-        args = ap.parse_args(argv)
-        capacity = _number(args.capacity_mah, "--capacity-mah")
-        cfg = load_config(args.config, args.board_model)
+    ap = cli.Parser(prog="battery_life", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, type=cli.existing_file,
+                    help="the node's config.json")
+    ap.add_argument("--capacity-mah", required=True, type=cli.positive_float,
+                    help="the battery's capacity in mAh")
+    ap.add_argument("--board-model", choices=sorted(config.BOARD_MODELS),
+                    help="override (or give, for a unix config) the board model")
+    ap.add_argument("--measured", metavar="FILE", type=cli.existing_file,
+                    help="health readings: the mock's SQLite file, its `list` output, or a "
+                    "CSV (sensor_slug, value)")
+    args = ap.parse_args(argv)
+
+    def body():
+        cfg = load_config(str(args.config), args.board_model)
         measured = counts = None
         if args.measured:
             measured, counts = measured_figures(args.measured, cfg)
-        text, _ = report(cfg, capacity, measured, counts, args.config)
-    except Problem as e:
-        print("battery_life: error: %s" % e, file=sys.stderr)
-        return 1
-    print(text)
-    return 0
+        print(report(cfg, args.capacity_mah, measured, counts, str(args.config))[0])
+        return 0
+
+    return cli.run_tool("battery_life", body)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,16 @@ writes ca.pem, ca.der (what the node loads as api.ca_cert), server.pem, server.k
 import argparse
 import datetime
 import ipaddress
+import re
+import sys
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tools import cli
 
 
 def _name(cn):
@@ -66,14 +70,32 @@ def make_ca(out_dir, host="localhost", ca_name="sensocan-node test CA"):
     return paths
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("out_dir")
-    ap.add_argument("--host", default="localhost")
-    args = ap.parse_args()
-    for k, p in make_ca(args.out_dir, args.host).items():
-        print("%-6s %s" % (k, p))
+def _host(text):
+    """A DNS name for the server certificate (127.0.0.1 is always in it too)."""
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", text):
+        raise argparse.ArgumentTypeError("expected a host name like localhost, got %r" % text)
+    return text
+
+
+def main(argv=None):
+    ap = cli.Parser(prog="certs", description=__doc__.split("\n\n")[0])
+    ap.add_argument("out_dir", type=cli.out_dir,
+                    help="folder for the four files (made if missing)")
+    ap.add_argument("--host", default="localhost", type=_host,
+                    help="the server's name in its certificate (default localhost)")
+    args = ap.parse_args(argv)
+
+    def body():
+        try:
+            paths = make_ca(args.out_dir, args.host)
+        except OSError as e:
+            raise cli.BadInput("cannot write in %s (%s)" % (args.out_dir, e.strerror)) from None
+        for k, p in paths.items():
+            print("%-6s %s" % (k, p))
+        return 0
+
+    return cli.run_tool("certs", body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

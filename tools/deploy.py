@@ -12,12 +12,12 @@ there and the tree no longer has, and resets the board. `data/` (the spool, the 
 The board is found on the port by interrupting it (Ctrl-C) into its raw REPL; a node in
 deep sleep does not answer: hold its safe-mode pin low while pressing reset, or give
 --wait and press reset (the node is caught while its cycle runs). Since the node stops
-at its REPL, every tool here resets the board when done (also after --dry-run or when
-nothing changed), so the node runs on; --no-reset leaves it at the REPL.
+at its REPL, every tool here resets the board when done (also when nothing changed), so
+the node runs on; --no-reset leaves it at the REPL. --dry-run changes nothing on the
+board, so it does not reset it either: the node waits at its REPL until reset.
 The helpers here (probe, info, mpremote, finish) serve tools.provision and tools.monitor.
 """
 
-import argparse
 import contextlib
 import errno
 import hashlib
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import serial
 
-from tools import build
+from tools import build, cli
 
 MIN_VERSION = (1, 24)  # the oldest MicroPython the firmware is tested against
 MPY_MAJOR = 6  # what mpy-cross 1.2x emits; a board must load it
@@ -62,9 +62,12 @@ def _manifest():
 def _fs():
     try:
         s = os.statvfs('.')
-        return [s[0] * s[2], s[0] * s[3]]
     except OSError:
         return None
+    # f_bfree is littlefs's total minus its used-block estimate, an unsigned subtraction:
+    # a full flash, whose estimate overshoots, gives 2**32-n (or -n on a 32-bit port)
+    free = s[3] if 0 <= s[3] <= s[2] else 0
+    return [s[0] * s[2], s[0] * free]
 _m = _manifest()
 _i = sys.implementation
 _d = {'name': _i.name, 'version': list(_i.version[:3]), 'platform': sys.platform,
@@ -80,8 +83,8 @@ print(json.dumps(_d))
 """
 
 
-class DeviceError(Exception):
-    """A problem the user can act on; the message is one line, shown without a traceback."""
+class DeviceError(cli.ToolError):
+    """A problem with the board the user can act on: one line, exit status 1."""
 
 
 # -- talking to the board --------------------------------------------------------------
@@ -301,7 +304,8 @@ with open(%(manifest)r, 'w') as f:
 
 
 def mip_package(board="esp32"):
-    """The text of package.json, for `mpremote mip install github:OWNER/REPO`.
+    """The text of package.json, for `mpremote mip install ./package.json` in a clone
+    (mpremote reads a local .json and the files it names, relative to it).
 
     mip writes each file under its target, /lib by default: lib/ goes there and the
     rest to the root ("../", which littlefs resolves). Sources, not .mpy: mip cannot
@@ -321,17 +325,17 @@ def mip_package(board="esp32"):
 def deploy(port, board=None, tree=None, dry_run=False, wait=3.0, reset=True, out=print):
     """Bring the board on `port` up to date with the build; returns the Plan carried out."""
     probe(port, wait)
-    with session(port, reset, out):
+    with session(port, reset and not dry_run, out, "dry run" if dry_run else "--no-reset"):
         about = info(port)
         board = check_micropython(port, about, board)
         tree = Path(tree) if tree else build.build(board)
         local = local_tree(tree)
         plan = Plan(local, info(port, local))
         out("%s: MicroPython %s, %s board; %d files in %s" % (
-            port, _dotted(about["version"]), board, len(local), tree))
+            port, _dotted(about["version"]), board, len(local), cli.shown(tree)))
         plan.show(out)
         if dry_run:
-            out("dry run: %d to copy, %d to remove, %d unchanged; nothing done"
+            out("dry run: %d to copy, %d to remove, %d unchanged; nothing copied"
                 % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
         elif plan.empty():
             out("up to date: %d files unchanged" % len(plan.unchanged))
@@ -343,9 +347,9 @@ def deploy(port, board=None, tree=None, dry_run=False, wait=3.0, reset=True, out
 
 
 @contextlib.contextmanager
-def session(port, reset=True, out=print):
+def session(port, reset=True, out=print, why="--no-reset"):
     """Work on a board whose node probe() stopped: restart it afterwards, after a
-    failure too (the error then says where the board was left)."""
+    failure too (the error then says where the board was left); `why` says why not."""
     try:
         yield
     except DeviceError as e:
@@ -357,38 +361,28 @@ def session(port, reset=True, out=print):
             except DeviceError:
                 pass  # the first error is the one to report; `left` says what happened
         raise DeviceError("%s; %s" % (e, left)) from None
-    finish(port, reset, out)
+    finish(port, reset, out, why)
 
 
-def finish(port, reset=True, out=print):
+def finish(port, reset=True, out=print, why="--no-reset"):
     """Every session stopped the node at its REPL: a reset starts it again."""
     if reset:
         mpremote(port, "reset")
         out("board reset: the node starts again")
     else:
-        out("board left at its REPL (--no-reset): reset it to start the node again")
-
-
-def run_tool(name, body):
-    """Run a tool's `body()`; a DeviceError is one line on stderr and exit status 1."""
-    try:
-        return body()
-    except DeviceError as e:
-        print("%s: %s" % (name, e), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        out("board left at its REPL (%s): reset it to start the node again" % why)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="deploy", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0")
     ap.add_argument("--board", choices=sorted(set(PLATFORMS.values())),
                     help="the build to deploy (default: what the board says it is)")
-    ap.add_argument("--tree", help="deploy this prebuilt tree instead of building")
+    ap.add_argument("--tree", type=cli.existing_dir,
+                    help="deploy this prebuilt tree instead of building")
     ap.add_argument("--dry-run", action="store_true",
-                    help="show what would change, change nothing")
-    ap.add_argument("--wait", type=float, default=3.0,
+                    help="show what would change, change nothing (no reset either)")
+    ap.add_argument("--wait", type=cli.positive_float, default=3.0,
                     help="seconds to keep trying to reach the REPL (default 3)")
     ap.add_argument("--no-reset", action="store_true", help="leave the board at its REPL")
     args = ap.parse_args(argv)
@@ -397,7 +391,7 @@ def main(argv=None):
         deploy(args.port, args.board, args.tree, args.dry_run, args.wait, not args.no_reset)
         return 0
 
-    return run_tool("deploy", body)
+    return cli.run_tool("deploy", body)
 
 
 if __name__ == "__main__":

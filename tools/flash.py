@@ -12,14 +12,14 @@ esptool commands and runs nothing (it still asks the board its chip without --ch
 Then: `make deploy PORT=...` and `make config PORT=...`.
 """
 
-import argparse
 import shlex
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
-from tools.deploy import DeviceError, run_tool
+from tools import cli
+from tools.deploy import DeviceError
 
 OFFSETS = {"esp32": 0x1000, "esp32s2": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0, "esp32c6": 0x0}
 # esptool's CHIP_NAME -> its --chip name, and the chip id an image header carries
@@ -85,23 +85,25 @@ def flash(port, firmware, chip=None, baud=460800, dry_run=False, out=print):
         raise DeviceError("%s is built for %s but the board is an %s; nothing was erased"
                           % (firmware, built_for, chip))
     for cmd in commands(port, chip, firmware, baud):
-        out(shlex.join(cmd))
+        out(shlex.join([cli.shown(cmd[0])] + cmd[1:]))
         if not dry_run and subprocess.run(cmd).returncode:
             raise DeviceError("esptool failed (see above); if writing stopped midway, retry "
-                              "with --baud 115200")
+                              "slower: make flash ... BAUD=115200 (or --baud 115200)")
     return 0
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="flash", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", required=True)
-    ap.add_argument("--firmware", required=True, help="the MicroPython .bin for the chip")
+    ap.add_argument("--firmware", required=True, type=cli.existing_file,
+                    help="the MicroPython .bin for the chip")
     ap.add_argument("--chip", choices=sorted(OFFSETS), help="default: ask the board")
-    ap.add_argument("--baud", type=int, default=460800, help="write speed (default 460800)")
+    ap.add_argument("--baud", type=cli.int_between(9600, 5000000), default=460800,
+                    help="write speed (default 460800; 115200 if writing stops midway)")
     ap.add_argument("--dry-run", action="store_true", help="print the esptool commands only")
     args = ap.parse_args(argv)
-    return run_tool("flash", lambda: flash(args.port, args.firmware, args.chip, args.baud,
-                                           args.dry_run))
+    return cli.run_tool("flash", lambda: flash(args.port, args.firmware, args.chip, args.baud,
+                                               args.dry_run))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ the node runs on (unless --no-reset). A node in deep sleep must be woken first, 
 a deploy.
 """
 
-import argparse
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import serial
 
-from tools import deploy, spool_dump
+from tools import cli, deploy, spool_dump
 
 
 def watch(port, seconds=None, out=sys.stdout):
@@ -62,7 +61,7 @@ def health(about, out=print):
     version = ".".join(str(v) for v in about["version"])
     out("board: MicroPython %s (%s), %d deployed files, heap free %s bytes"
         % (version, about["platform"], len(about["deployed"]), about.get("heap_free", "?")))
-    if about["fs"]:
+    if about["fs"] and about["fs"][0]:
         size, free = about["fs"]
         out("flash: %d of %d KiB used (%d%%)" % ((size - free) // 1024, size // 1024,
                                                100 * (size - free) // size))
@@ -98,21 +97,23 @@ def show_data(port, lines, records, out):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="monitor", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     w = sub.add_parser("watch", help="print the serial console as it comes")
     w.add_argument("--port", required=True)
-    w.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    w.add_argument("--seconds", type=cli.positive_float,
+                   help="stop after this long (default: Ctrl-C)")
     g = sub.add_parser("logs", help="fetch the log, the spool's health and the dead letters")
     g.add_argument("--port", required=True)
-    g.add_argument("--lines", type=int, default=40, help="log lines to show (default 40)")
+    g.add_argument("--lines", type=cli.positive_int, default=40,
+                   help="log lines to show (default 40)")
     g.add_argument("--records", action="store_true", help="list every waiting reading")
     g.add_argument("--no-reset", action="store_true", help="leave the board at its REPL")
     args = ap.parse_args(argv)
     if args.command == "watch":
-        return deploy.run_tool("monitor", lambda: watch(args.port, args.seconds))
-    return deploy.run_tool("logs", lambda: logs(args.port, args.lines, args.records,
-                                                not args.no_reset))
+        return cli.run_tool("monitor", lambda: watch(args.port, args.seconds))
+    return cli.run_tool("logs", lambda: logs(args.port, args.lines, args.records,
+                                             not args.no_reset))
 
 
 if __name__ == "__main__":

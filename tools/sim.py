@@ -11,7 +11,6 @@ prints one line per cycle. Exit status: 0 done, 3 the node stopped in safe mode,
 4 the node stopped without asking to sleep (it would sit at the REPL).
 """
 
-import argparse
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from tools import build, unixport
+from tools import build, cli, unixport
 
 ROOT = Path(__file__).resolve().parent.parent
 RESET = ROOT / "boards" / "unix" / "reset.py"
@@ -197,25 +196,31 @@ def prepare_flash(state):
 
 def parse_ranges(spec):
     """'3-5,9' -> {3, 4, 5, 9}"""
-    cycles = set()
-    for part in filter(None, (spec or "").split(",")):
-        a, _, b = part.partition("-")
-        cycles.update(range(int(a), int(b or a) + 1))
-    return cycles
+    return cli.cycle_ranges(spec or "")
+
+
+# What a run keeps in its state folder: --fresh removes these, and nothing else there.
+STATE_FILES = ("flash.img", "rtc.bin", "world.json", "world.json.tmp", "sleep", "rtc_set")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", required=True, help="the node's config.json")
-    ap.add_argument("--state", required=True, help="state folder (flash image, RTC memory)")
-    ap.add_argument("--cycles", type=int, default=10, help="wakes to run (default 10)")
-    ap.add_argument("--speed", type=float, default=0,
+    ap = cli.Parser(prog="sim", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, type=cli.existing_file,
+                    help="the node's config.json")
+    ap.add_argument("--state", required=True, type=cli.out_dir,
+                    help="state folder (flash image, RTC memory; made if missing)")
+    ap.add_argument("--cycles", type=cli.positive_int, default=10,
+                    help="wakes to run (default 10)")
+    ap.add_argument("--speed", type=cli.non_negative_float, default=0,
                     help="clock acceleration: sleeps last sleep/speed seconds (0: no waiting)")
-    ap.add_argument("--heap", help="MicroPython heap (default: an ESP32's, %s bytes, scaled "
-                    "on a 64-bit port: tools/unixport.py)" % unixport.ESP32_HEAP)
-    ap.add_argument("--link-down", default="", metavar="CYCLES",
+    ap.add_argument("--heap", type=cli.heap_size,
+                    help="MicroPython heap (default: an ESP32's, %s bytes, scaled on a 64-bit "
+                    "port: tools/unixport.py)" % unixport.ESP32_HEAP)
+    ap.add_argument("--link-down", type=cli.cycle_ranges, default=set(), metavar="CYCLES",
                     help="cycles with the link down, e.g. 5-8,12")
-    ap.add_argument("--fresh", action="store_true", help="erase the state folder first")
+    ap.add_argument("--fresh", action="store_true",
+                    help="start from an erased flash and a power cut (removes %s)"
+                    % ", ".join(STATE_FILES[:3]))
     ap.add_argument("--rtc-unset", action="store_true",
                     help="the RTC starts at 2000-01-01 on power-on, as on a real ESP32")
     ap.add_argument("--interactive", action="store_true",
@@ -223,15 +228,14 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true", help="show all node output")
     args = ap.parse_args(argv)
 
-    state = Path(args.state)
-    if args.fresh and state.exists():
-        for p in state.iterdir():
-            p.unlink()
-    state.mkdir(parents=True, exist_ok=True)
+    state = args.state
+    if args.fresh:
+        for name in STATE_FILES:
+            (state / name).unlink(missing_ok=True)
     prepare_flash(state)
     sim = Simulator(args.config, state, heap=args.heap, speed=args.speed,
                     echo=print if args.verbose else None, rtc_unset=args.rtc_unset)
-    down = parse_ranges(args.link_down)
+    down = args.link_down
     for _ in range(args.cycles):
         sim.set_link(sim.cycle + 1 not in down)
         run = sim.run_cycle(interactive=args.interactive)

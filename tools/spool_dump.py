@@ -1,12 +1,14 @@
 """Host tool (CPython): what a node's flash spool holds: backlog, counters, dead letters.
 
     python -m tools.spool_dump --image .sim/state/flash.img     # an emulated board's flash
-    python -m tools.spool_dump --dir ./data                       # copied from a real board:
-                                                                  #   mpremote cp -r :data .
-Add --records to list every waiting reading. The format is in docs/spool.md.
+    python -m tools.spool_dump --dir private/data                 # copied from a real board:
+        # mpremote connect PORT resume cp -r :data private/  (private/ is git-ignored: data/
+        # holds config.cache, with the token)
+Add --records to list every waiting reading. The format is in docs/spool.md. Exit
+status 0; 1 when the image is damaged (what could be read is shown) or unreadable; 2
+for a wrong argument.
 """
 
-import argparse
 import json
 import shutil
 import struct
@@ -16,38 +18,76 @@ import time
 import zlib
 from pathlib import Path
 
-from tools import unixport
+from tools import cli, unixport
 
 RECORD = 16
 REASONS = {1: "rejected", 2: "corrupt", 3: "unsendable",
            4: "undated (the time shown is an unset RTC's: its boot session never synced)",
            255: "tombstone"}
 
+# Runs on the unix port: copies what it can read and says, one tagged line each, what
+# it cannot (a damaged flash is when this tool is needed most).
 _EXTRACT = """
 import flashdev, os, vfs
-vfs.mount(vfs.VfsLfs2(flashdev.FlashImage(%r)), "/flash")
+try:
+    vfs.mount(vfs.VfsLfs2(flashdev.FlashImage(%r)), "/flash")
+except OSError as e:
+    print("@@MOUNT", e.args[0])
+    raise SystemExit
 def copy(src, dst):
-    for name, kind, _, _ in os.ilistdir(src):
-        if kind == 0x4000:
-            os.mkdir(dst + "/" + name)
-            copy(src + "/" + name, dst + "/" + name)
-        else:
-            with open(src + "/" + name, "rb") as a, open(dst + "/" + name, "wb") as b:
-                b.write(a.read())
+    try:
+        entries = list(os.ilistdir(src))
+    except OSError as e:
+        print("@@UNREADABLE", src[7:], e.args[0])
+        return
+    for e in entries:
+        name = e[0]
+        try:
+            if e[1] == 0x4000:
+                os.mkdir(dst + "/" + name)
+                copy(src + "/" + name, dst + "/" + name)
+            else:
+                with open(src + "/" + name, "rb") as a, open(dst + "/" + name, "wb") as b:
+                    b.write(a.read())
+        except OSError as e:
+            print("@@UNREADABLE", src[7:] + "/" + name, e.args[0])
+try:
+    os.stat("/flash/data")
+except OSError:
+    print("@@NODATA")
+    raise SystemExit
 copy("/flash/data", %r)
 """
 
 
-def extract(image, dest):
-    """Copy /flash/data out of a flash image (mounted by the unix port, on a copy)."""
+def extract(image, dest, warn=None):
+    """Copy /flash/data out of a flash image (mounted by the unix port, on a copy).
+
+    A file the image's littlefs cannot give back is left out and named to `warn`."""
     Path(dest).mkdir(parents=True, exist_ok=True)
     scratch = Path(dest) / "image.copy"
     shutil.copyfile(image, scratch)
     out = Path(dest) / "data"
     out.mkdir()
-    res = unixport.run_code(_EXTRACT % (str(scratch), str(out)), heap="1M")
+    try:
+        res = unixport.run_code(_EXTRACT % (str(scratch), str(out)), heap="1M")
+    except RuntimeError as e:  # no unix port
+        raise cli.ToolError(str(e)) from None
+    tags = [line.split() for line in res.stdout.splitlines() if line.startswith("@@")]
+    if ["@@NODATA"] in tags:
+        raise cli.ToolError("%s has no readable data/ folder: the node never ran on this "
+                            "flash, or the flash is damaged" % image)
+    for tag in tags:
+        if tag[0] == "@@MOUNT":
+            raise cli.ToolError("%s is not a readable littlefs flash image (error %s: damaged, "
+                                "never formatted, or not a flash image)" % (image, tag[1]))
     if res.returncode:
-        raise SystemExit("cannot read %s: %s" % (image, res.stdout + res.stderr))
+        last = (res.stdout + res.stderr).strip().splitlines() or ["exit %d" % res.returncode]
+        raise cli.ToolError("cannot read %s: %s" % (image, last[-1]))
+    damaged = [tag[1] for tag in tags if tag[0] == "@@UNREADABLE"]
+    if damaged and warn:
+        warn("%s is damaged: cannot read %s; what could be read follows"
+             % (image, ", ".join(damaged)))
     return out
 
 
@@ -70,7 +110,10 @@ def describe(data, show_records=False, out=print):
         names = []
 
     def sensor(n):
-        return (names[n][0] or names[n][1]) if n < len(names) else "#%d" % n
+        try:
+            return str(names[n][0] or names[n][1])
+        except (IndexError, KeyError, TypeError):  # not as the node writes it
+            return "#%d" % n
 
     cursor, counters = None, {}
     try:
@@ -108,16 +151,31 @@ def describe(data, show_records=False, out=print):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="spool_dump", description=__doc__.split("\n\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="a flash image (the emulated board's state/flash.img)")
-    src.add_argument("--dir", help="a node's data folder copied from the board")
+    src.add_argument("--image", type=cli.existing_file,
+                     help="a flash image (the emulated board's state/flash.img)")
+    src.add_argument("--dir", type=cli.existing_dir,
+                     help="a node's data folder copied from the board")
     ap.add_argument("--records", action="store_true", help="list every waiting reading")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        data = extract(args.image, tmp) if args.image else Path(args.dir)
-        describe(data, args.records)
-    return 0
+
+    def body():
+        damaged = []
+
+        def warn(text):
+            damaged.append(text)
+            print("spool_dump: " + text, file=sys.stderr)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            data = extract(args.image, tmp, warn) if args.image else args.dir
+            if not (data / "spool").is_dir():
+                raise cli.BadInput("%s has no spool/ folder: give the data/ folder copied from "
+                                   "the board" % data)
+            describe(data, args.records)
+        return 1 if damaged else 0
+
+    return cli.run_tool("spool_dump", body)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ What was found out, and what it takes (MicroPython unix port 1.29 preview):
   not fit here.
 """
 
-import argparse
 import ctypes
 import fcntl
 import os
@@ -65,7 +64,7 @@ import time
 import tty
 from pathlib import Path
 
-from tools import build, sim, unixport
+from tools import build, cli, sim, unixport
 
 _ROM_BOOT = '''\
 # The virtual board's boot ROM (written by tools/vboard.py): what an ESP32 does at reset.
@@ -369,18 +368,26 @@ def _write(fd, data):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--state", required=True, help="folder of the flash image and RTC memory")
-    ap.add_argument("--speed", type=float, default=1.0,
-                    help="deep sleeps last sleep/speed seconds (default 1: real time)")
-    ap.add_argument("--heap", help="MicroPython heap (default: the simulator's, an ESP32's)")
+    ap = cli.Parser(prog="vboard", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--state", required=True, type=cli.out_dir,
+                    help="folder of the flash image and RTC memory (made if missing)")
+    ap.add_argument("--speed", type=cli.non_negative_float, default=1.0,
+                    help="deep sleeps last sleep/speed seconds (default 1: real time; 0: no "
+                         "waiting)")
+    ap.add_argument("--heap", type=cli.heap_size,
+                    help="MicroPython heap (default: the simulator's, an ESP32's)")
     ap.add_argument("--fresh", action="store_true", help="start with an erased flash")
     ap.add_argument("--echo", action="store_true", help="print what the board prints")
     args = ap.parse_args(argv)
     if args.fresh:
         Path(args.state, "flash.img").unlink(missing_ok=True)
         Path(args.state, "rtc.bin").unlink(missing_ok=True)
-    board = VirtualBoard(args.state, heap=args.heap, speed=args.speed).start()
+    try:
+        board = VirtualBoard(args.state, heap=args.heap, speed=args.speed).start()
+    except OSError as e:
+        print("vboard: cannot set up the board in %s (%s)" % (args.state, e.strerror or e),
+              file=sys.stderr)
+        return 2
     signal.signal(signal.SIGUSR1, lambda *_: board.reset())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stops the board as Ctrl-C does
     print("virtual board on %s (Ctrl-C stops it; kill -USR1 %d presses reset)"
