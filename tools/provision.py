@@ -52,10 +52,11 @@ class Wrong(ValueError):
 
 # -- checking answers: the node's validator where it has the rule -------------------------
 
-def problems(cfg, field, base_dir="", exists=None):
-    """What the node's validator says about `field` (and its parts) in a partial config."""
+def problems(cfg, field, base_dir="", files=False):
+    """What the node's validator says about `field` (and its parts) in a partial config;
+    `files`: the files it names are read too."""
     try:
-        validator.validate(cfg, base_dir, exists)
+        validator.validate(cfg, base_dir, files)
     except validator.ConfigError as e:
         return [err for err in e.errors if err.split(":")[0] == field
                 or err.startswith((field + ".", field + "["))]
@@ -354,7 +355,7 @@ def _sensor_answer(text, args):
     s = sensor(text)
     i = len(args.sensor)
     cfg = {"board": args.board, "board_model": args.board_model, "sensors": args.sensor + [s]}
-    _refuse(problems(cfg, "sensors[%d]" % i, str(args.out.parent), os.path.exists))
+    _refuse(problems(cfg, "sensors[%d]" % i, str(args.out.parent), True))
     return s
 
 
@@ -462,7 +463,7 @@ def upload_existing(args, out=print):
     """Check a config written or edited by hand, then copy it (and its CA) to the board."""
     path = args.upload
     try:
-        checked = validator.load(str(path), os.path.exists)
+        checked = validator.load(str(path), True)
     except validator.ConfigError as e:
         raise cli.BadInput("%s is invalid: %s" % (path, "; ".join(e.errors))) from None
     ca = json.loads(path.read_text())["api"].get("ca_cert")
@@ -495,14 +496,18 @@ def provision(args, out=print, asker=None):
             raise cli.BadInput("safe_mode_pin: %s" % e) from None
     ca_dest = _ca_beside(args)
     cfg = build_config(args)
-    try:
-        checked = validator.validate(cfg, str(args.out.parent),
-                                     lambda p: os.path.exists(p) or Path(p) == ca_dest)
+    try:  # the CA is not beside it yet: its file is checked once it is
+        validator.validate(cfg, str(args.out.parent), False)
     except validator.ConfigError as e:
         raise cli.BadInput("the config is invalid: " + "; ".join(e.errors)) from None
     write(args.out, cfg)
     if ca_dest and not (ca_dest.exists() and ca_dest.samefile(args.ca_cert)):
         shutil.copyfile(args.ca_cert, ca_dest)
+    try:  # what the node and make check-config will read, files and all
+        checked = validator.load(str(args.out), True)
+    except validator.ConfigError as e:
+        args.out.unlink()
+        raise cli.BadInput("the config is invalid: " + "; ".join(e.errors)) from None
     out("wrote %s%s: %s board, %d sensors, sample every %d s, upload every %d s (token not "
         "shown)" % (args.out, " and " + ca_dest.name if ca_dest else "", checked["board"],
                     len(checked["sensors"]), checked["sample_interval_s"],
