@@ -358,6 +358,8 @@ def run(board, cfg):
         log.info("power on: %s, sample every %d s, upload every %d s"
                  % (_count(len(cfg["sensors"]), "sensor"), cfg["sample_interval_s"],
                     cfg["upload_interval_s"]))
+        for line in cfg["warnings"]:  # allowed but risky (a strapping pin...): once a power-on
+            log.warn("config: " + line)
     sleep = Node(board, cfg, st).cycle()
     st.crashes = 0
     st.save(board)

@@ -184,6 +184,7 @@ def config(sc):
         "upload": {"chunk_max": BATCH, "max_requests": 20, "backoff_base_s": 30,
                    "backoff_cap_s": 3600, "alert_retry_s": 3600, "deadline_s": 180},
         "clock": {"ntp_host": "ntp", "ntp_timeout_s": 1.0}, "health": {}, "power_bands": [],
+        "warnings": [],
         "wifi": {}, "sample_interval_s": 60, "upload_interval_s": 60 * sc.upload_every,
         "safe_mode_pin": None, "spool": {"capacity": sc.capacity, "when_full": "drop_oldest"},
         "battery": {"source": "none"},
