@@ -1,6 +1,7 @@
 # Device tests (MicroPython): the uplink's reply policy (422 isolation, unknown sensors, stops, rate limits).
 import gc
 
+import httpc
 import sensocan
 import spool as spool_mod
 from spool import Spool
@@ -138,3 +139,37 @@ def test_parked_readings_go_again_and_arrive_once_the_sensor_exists():
     res = Uplink(sensocan.Api(http, "dev", "tok"), sp, UUIDS, 100, Log()).drain()
     assert res.acked == 60 and sp.pending() == 0
     assert values(http.sent[-1]) == [float(i) for i in range(1, 180, 3)]  # in order
+
+
+def test_the_wakes_radio_deadline_stops_the_drain_before_a_request():
+    import time
+
+    sp, http, up, _ = setup(30, [ok()] * 10, chunk=6)
+    res = up.drain(until=time.ticks_add(time.ticks_ms(), -1))
+    assert res.kind == sensocan.DEADLINE and res.went == 0 and not http.sent
+    assert sensocan.failure(res.kind) is sensocan.TRANSIENT and sp.pending() == 30
+
+
+def test_a_request_that_went_out_twice_counts_as_unanswered_though_stored():
+    sp, http, up, _ = setup(6, [], chunk=6)
+    http.replies = [(201, {}, {"count": 6})]
+
+    def twice(method, path, body, headers, sink=None, deadline_ms=None):
+        r = Http.request(http, method, path, body, headers, sink, deadline_ms)
+        return httpc.Response(r.status, r.headers, r.complete, True)  # the first may be stored
+
+    http.request = twice
+    res = up.drain()
+    assert res.acked == 6 and res.unsure == 6 and sp.pending() == 0
+
+
+def test_400_and_413_split_the_request_like_a_vague_422():
+    for status in (400, 413):
+        big = (status, {}, {"message": "Payload Too Large."})
+        sp, http, up, _ = setup(4, [big, ok(2), ok(2)], sensors=[("a", None)], chunk=4,
+                                root="/split%d" % status)
+        res = up.drain()
+        assert [len(b["data"]) for _, b in http.sent] == [4, 2, 2]
+        assert res.acked == 4 and res.dead == 0 and sp.pending() == 0
+        sp = up = None
+        gc.collect()

@@ -46,12 +46,13 @@ class Http:
         return answer(*self.replies.pop(0), sink=sink)
 
 
-def answer(status, headers, doc, sink=None):
-    """A reply as httpc gives it: the JSON body handed to `sink` as it would stream."""
+def answer(status, headers, doc, sink=None, resent=False):
+    """A reply as httpc gives it: the JSON body handed to `sink` as it would stream;
+    `resent`: the request went out twice (a kept-alive connection closed under it)."""
     raw = bytearray(json.dumps(doc).encode())
     if sink:
         sink(raw, 0, len(raw))
-    return httpc.Response(status, headers, True, False)
+    return httpc.Response(status, headers, True, resent)
 
 
 class Req:
