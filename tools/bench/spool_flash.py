@@ -43,7 +43,7 @@ def wear(days, sensors):
     dev = fresh("wear.img")
     sp = Spool("/flash/data/spool")
     reset(dev)
-    t = 1795750000
+    t = 60060400
     buf = bytearray(50 * RECORD)
     for c in range(cycles):
         for s in range(sensors):
@@ -79,7 +79,7 @@ def backlog(n):
     blocks = 512 if n * RECORD < 1200000 else 1024  # 100k readings need an 8 MB board
     fresh("backlog.img", blocks)
     sp = Spool("/flash/data/spool")
-    t = 1795750000
+    t = 60060400
     start = time.ticks_us()
     for i in range(n // 5):
         for s in range(5):
@@ -100,7 +100,7 @@ def backlog(n):
 def capacity():
     fresh("capacity.img")
     sp = Spool("/flash/data/spool")
-    t = 1795750000
+    t = 60060400
     kept = 0
     while not sp.dropped:
         for s in range(5):

@@ -19,6 +19,6 @@ buf = bytearray(50 * RECORD)
 n = sp.read(0, buf)
 sp.ack(n)
 for s in range(5):
-    sp.append(s, 1795750000, 21.5)
+    sp.append(s, 60060400, 21.5)
 sp.commit()
 print("OK", sp.pending())
