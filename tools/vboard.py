@@ -94,13 +94,16 @@ sys.path[:] = ["", ".frozen", sys.path[0], "/flash/lib"]  # sys.path[0]: this RO
 try:
     print("[vboard] %s reset, %s" % (os.getenv("SENSOCAN_RESET_CAUSE"), _fs))
     del _fs
-    for _name in ("boot", "main") if not os.getenv("VBOARD_RAW") else ("boot",):
+    # both compiled from source and run in this one namespace (pyexec_file), so what
+    # main.py deletes of boot.py's is gone
+    for _name in ("boot.py", "main.py") if not os.getenv("VBOARD_RAW") else ("boot.py",):
         try:
-            os.stat(_name + ".py")
+            with open(_name) as _f:
+                _f = compile(_f.read(), _name, "exec")  # the text is not kept, only the code
         except OSError:
             continue
         try:
-            __import__(_name)
+            exec(_f, globals())
         except SystemExit:
             raise
         except BaseException as e:

@@ -18,14 +18,28 @@ except OSError:
 vfs.mount(_fs, "/flash")
 del _fs, _state
 
-# As on the ESP32 (ports/esp32/main.c), main.py runs only when boot.py succeeded;
-# otherwise the exception is printed and the REPL is left to the user.
-try:
-    import boot  # noqa: E402,F401
-except Exception as e:
-    import sys
+# As on the ESP32 (ports/esp32/main.c, pyexec_file): boot.py, then main.py only when
+# boot.py succeeded, both compiled from source and run in this one namespace, so what
+# main.py deletes of boot.py's (safemode) is gone; a failure is printed and the REPL left.
+import sys  # noqa: E402
 
+
+def _run(name):
+    for d in sys.path:
+        try:
+            f = open(d + "/" + name)
+        except OSError:
+            continue
+        with f:
+            code = compile(f.read(), name, "exec")  # the text is not kept, only the code
+        exec(code, globals())
+        return
+
+
+try:
+    _run("boot.py")
+except Exception as e:
     sys.print_exception(e)
     os.putenv("MICROPYINSPECT", "1")
 else:
-    import main  # noqa: E402,F401
+    _run("main.py")
