@@ -1,12 +1,13 @@
 """Host side (CPython): the smallest heap a whole wake of the node needs.
 
-A wake here is what a node does after its first power-on: boot.py validates config.json
-and caches it (then the interpreter restarts once), the node samples, and uploads over
-verified TLS to the mock: every reading stored, a backlog too, must be acknowledged. The
-smallest `-X heapsize` at which that works is found by bisection, in 1 KiB steps, on the
-binary $MICROPYTHON names (tools/unixport.py). Fragmentation is in it, which
-gc.mem_alloc() figures leave out; the figure moves by about a KiB with the allocation
-pattern.
+The wakes here are what a node does after its first power-on: boot.py validates
+config.json and caches it (then the interpreter restarts once), the node samples and
+uploads over verified TLS to the mock, every reading stored, a backlog too; then the
+usual wakes after deep sleep, from the cached config, sampling and uploading every
+minute. The smallest `-X heapsize` at which all of them work is found by bisection, in
+1 KiB steps, on the binary $MICROPYTHON names (tools/unixport.py). Fragmentation is in
+it, which gc.mem_alloc() figures leave out; the figure moves by about a KiB with the
+allocation pattern.
 
     python -m tools.bench.node_heap [--sensors N] [--backlog N] [--heap BYTES]
 """
@@ -43,12 +44,13 @@ class Wake:
             "board": "unix",
             "api": {"base_url": "https://localhost:%d/api/v1" % self.server.port,
                     "token": token, "device_uuid": dev, "ca_cert": str(paths["ca_der"])},
-            "battery": {"source": "sim"},
+            "sample_interval_s": 60, "upload_interval_s": 60, "battery": {"source": "sim"},
             "sensors": [{"slug": s["slug"], "driver": "wave"} for s in known]}))
         self.probes = 0
 
-    def ok(self, heap):
-        """True when a cold-booted wake at `heap` bytes samples and uploads everything."""
+    def ok(self, heap, wakes=3):
+        """True when `wakes` wakes from a cold boot at `heap` bytes sample and upload
+        everything."""
         self.probes += 1
         state = self.work / ("state-%d" % self.probes)
         state.mkdir()
@@ -61,11 +63,13 @@ class Wake:
                 raise SystemExit(res.stdout + res.stderr)
         node = sim.Simulator(self.config, state, heap=str(heap))
         before = len(self.server.readings())
-        run = node.run_cycle()
-        f = run.figures
-        stored = f.get("stored", 0) + self.backlog
-        return (run.sleep_s is not None and "failure" not in f and f.get("sent") == stored
-                and len(self.server.readings()) - before == stored)
+        stored = self.backlog
+        for _ in range(wakes):
+            run = node.run_cycle()
+            stored += run.figures.get("stored", 0)
+            if run.sleep_s is None or "failure" in run.figures:
+                return False
+        return run.figures.get("backlog") == 0 and len(self.server.readings()) - before == stored
 
     def smallest(self, lo=16, hi=256):
         """The smallest heap in KiB at which ok() holds (None above `hi`)."""
