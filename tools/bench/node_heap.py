@@ -64,12 +64,14 @@ class Wake:
         node = sim.Simulator(self.config, state, heap=str(heap))
         before = len(self.server.readings())
         stored = self.backlog
-        for _ in range(wakes):
+        for n in range(wakes + 5):  # then on until the last readings have gone too
             run = node.run_cycle()
             stored += run.figures.get("stored", 0)
             if run.sleep_s is None or "failure" in run.figures:
                 return False
-        return run.figures.get("backlog") == 0 and len(self.server.readings()) - before == stored
+            if n >= wakes - 1 and run.figures.get("backlog") == 0:
+                return len(self.server.readings()) - before == stored
+        return False
 
     def smallest(self, lo=16, hi=256):
         """The smallest heap in KiB at which ok() holds (None above `hi`)."""
