@@ -1,7 +1,7 @@
 """Validate config.json and cache the normalised result: safe mode's cold path.
 
 Only a changed config pays for this module and the validator (the biggest module on
-the board); a soft reset follows, so the node never runs in the heap they leave.
+the board); both are unloaded before the node runs.
 """
 
 import json
@@ -30,12 +30,12 @@ def run(path, found):
 
 
 def store(path, key, cfg):
-    """True when the cache was written (no cache: the next boot validates again)."""
+    """Cache the validated config (if it cannot be written, the next boot validates
+    again)."""
     tmp = path + ".tmp"
     try:
         with open(tmp, "w") as f:
             json.dump({"key": key, "config": cfg}, f)
         os.rename(tmp, path)
-        return True
     except OSError:
-        return False
+        pass

@@ -7,7 +7,6 @@ is on only while there is something to upload.
 
 import gc
 import os
-import sys
 import time
 
 from micropython import const
@@ -64,7 +63,6 @@ class Node:
         self.ids, numbers = sensortable.load(
             board.DATA_DIR + "/sensors.json",
             [(s["slug"], s["uuid"]) for s in cfg["sensors"]] + [(health[k], None) for k in health])
-        del sys.modules["sensortable"]  # loaded once per wake: give its RAM back
         self.numbers = numbers[: len(cfg["sensors"])]
         self.health = dict(zip(health, numbers[len(cfg["sensors"]) :]))
         self._sessions = None
@@ -308,8 +306,6 @@ class Node:
         self.more = False
         if upload:
             parts.append("upload: " + self.upload(now, battery))
-            for name in ("uplink", "sensocan", "httpc"):  # their RAM goes back to the heap
-                sys.modules.pop(name, None)
             gc.collect()
             if self.health:
                 self._record_health()

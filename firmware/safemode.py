@@ -6,8 +6,9 @@ starting, so the REPL stays reachable and the problem can be fixed on the spot.
 The validator is the biggest module on the board, so its verdict is cached on
 flash, keyed by the config file's size and checksum: an unchanged config loads the
 normalised dict from the cache and never imports the validator (configcheck.py, the
-cold path, does). After a fresh validation main.py restarts the interpreter once
-(`fresh`), so the node never runs in a heap the validator has fragmented.
+cold path, does, and unloads it again). The node then runs in the same interpreter:
+restarting it after a validation was measured to need more heap, not less (make bench:
+the first wake from a cache it has just written is the one that runs out).
 
 Whatever the config file holds (any size, any bytes), check() ends with a verdict:
 it never raises, so boot.py returns and the REPL stays reachable.
@@ -23,12 +24,11 @@ _SCHEMA = 4  # bump when the normalised config changes shape
 
 reasons = None  # list of lines when the node must not run
 config = None
-fresh = False  # validated (and cached) during this boot
 
 
 def check(board):
     """Fill `reasons` and `config`; never raises."""
-    global reasons, config, fresh
+    global reasons, config
     found = []
     try:
         try:
@@ -47,7 +47,7 @@ def check(board):
 
             config = configcheck.run(path, found)
             if config is not None:
-                fresh = configcheck.store(cache, [_SCHEMA, size, _crc(path)], config)
+                configcheck.store(cache, [_SCHEMA, size, _crc(path)], config)
         if config is not None:
             if config["board"] != board.NAME:
                 found.append('board: config is for "%s" but this is the %s board'

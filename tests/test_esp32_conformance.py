@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.nodekit import ROOT, Kit, epoch
-from tools import build
+from tools import build, unixport
 
 DEVICE_DIRS = ("firmware", "lib", "boards/esp32")
 # What basedpyright reports that holds on the ESP32 all the same: gaps in the stubs,
@@ -135,11 +135,11 @@ EXTRA = [{"slug": s["slug"], "uuid": "00000000-0000-0000-0001-%012d" % i}
 
 def chip_kit(tmp_path, **kw):
     """A node with the CHIPS sensors on the emulated board's default chip models. Its
-    heap is 128K, above the simulator's NODE_HEAP: on the 64-bit unix port the simulated buses'
-    chip models (register maps, i2csim) take 20K beside the drivers, RAM a real node
-    does not spend."""
+    heap is the node's and 24 KiB more: the simulated buses' chip models (register maps,
+    i2csim) take about 20 KiB beside the drivers on the 64-bit port, RAM a real node does
+    not spend."""
     kit = Kit(tmp_path, extra_sensors=EXTRA, **kw)
-    kit.sim.heap = "128K"
+    kit.sim.heap = str(int(unixport.node_heap()) + 24 * 1024)
     return kit
 
 

@@ -285,10 +285,6 @@ def watchdog(timeout_ms):
     return _wdt
 
 
-def soft_reset():
-    machine.soft_reset()
-
-
 def report(figures):
     """A wake's figures: on a board the console line and the health readings carry them."""
 

@@ -254,13 +254,6 @@ def watchdog(timeout_ms):
     return _Watchdog()
 
 
-def soft_reset():
-    """Restart the interpreter (RTC memory kept): the simulator relaunches at once."""
-    with open(STATE + "/sleep", "w") as f:
-        f.write("reset")
-    sys.exit(0)
-
-
 def report(figures):
     """The wake's figures (node.py) for the simulator: its Run.figures, what tests check
     rather than the console's wording."""

@@ -236,7 +236,7 @@ def test_names_and_the_2000_epoch_clock():
     board = boot()
     for name in ("reset_cause", "now", "rtc_memory", "adc", "sensor_driver", "link_up",
                  "link_down", "rssi", "sync_time", "alert", "safe_mode_requested", "watchdog",
-                 "soft_reset", "deepsleep", "repl", "i2c", "i2c_recover", "onewire", "configure"):
+                 "deepsleep", "repl", "i2c", "i2c_recover", "onewire", "configure"):
         assert callable(getattr(board, name)), name
     assert (board.NAME, board.FLASH, board.DATA_DIR, board.CONFIG_PATH) == (
         "esp32", "", "/data", "/config.json")
