@@ -67,8 +67,8 @@ class Wake:
         for n in range(wakes + 5):  # then on until the last readings have gone too
             run = node.run_cycle()
             stored += run.figures.get("stored", 0)
-            if run.sleep_s is None or "failure" in run.figures:
-                return False
+            if run.sleep_s is None or "cycle" not in run.figures or "failure" in run.figures:
+                return False  # a crash, safe mode, or an upload that failed
             if n >= wakes - 1 and run.figures.get("backlog") == 0:
                 return len(self.server.readings()) - before == stored
         return False
