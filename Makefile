@@ -44,8 +44,8 @@ sim: setup ## an emulated node against a local Sensocan mock for ~30 s
 fuzz-power: setup ## thousands of power cuts over the real firmware (CUTS=n, default 5000)
 	$(BIN)/python -m tests.powercut.run --cuts $(or $(CUTS),5000)
 
-bench: setup ## figures: flash wear, spool speed and heap, upload cost
-	$(BIN)/python -m tools.bench
+bench: setup ## figures: flash wear, spool speed, upload cost, wake heaps (MICROPYTHON32= adds the 32-bit port)
+	$(BIN)/python -m tools.bench $(if $(MICROPYTHON32),--micropython32 $(MICROPYTHON32))
 
 battery-life: setup ## days on a battery (CONFIG=, MAH=2500, BOARD_MODEL= to override)
 	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) \

@@ -214,13 +214,15 @@ def node(tmp, path):
 
 
 def largest():
-    """The largest config in practice: 64 sensors with 64-character slugs and UUIDs (the
-    most parameters a driver takes), every optional section filled, one sensor a line."""
+    """The largest config in practice: as many sensors with 64-character slugs and UUIDs
+    as the node's memory takes (lib/config.py's weights), with the most parameters a
+    driver takes, every optional section filled, one sensor a line."""
     uuid = "%08x-0000-4000-8000-%012x"
+    most = config._BUDGET // (config._WEIGHT + (64 + 36) // config._NAME_CHARS)
     sensors = [{"slug": ("sensor_%02d_" % i + "x" * 64)[:64], "uuid": uuid % (i, i),
                 "driver": "analog", "pin": (32, 33, 34, 36, 37, 38, 39)[i % 7],
                 "samples": 256, "scale": 30.303, "offset": -1.25, "vmin": 0.15, "vmax": 3.1}
-               for i in range(config._MAX_SENSORS)]
+               for i in range(most)]
     cfg = {
         "board": "unix",
         "api": {"base_url": "https://api.sensocan.com/api/v1", "token": "t" * 64,
@@ -252,7 +254,7 @@ def test_the_largest_config_fits_the_size_limit_with_margin(tmp_path):
     (tmp_path / "config.json").write_bytes(data)
     (tmp_path / "ca.der").write_bytes(ca_der())
     cfg, errors = check_config.check(tmp_path / "config.json")
-    assert errors == [] and len(cfg["sensors"]) == config._MAX_SENSORS
+    assert errors == [] and len(cfg["sensors"]) == 33
 
 
 BOOT_CHECK = """

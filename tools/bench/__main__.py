@@ -8,6 +8,8 @@ much faster than an ESP32: compare them with each other, not with a board.
 """
 
 import argparse
+import contextlib
+import os
 import re
 import socket
 import tempfile
@@ -16,7 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from tools import certs, sim, unixport
+from tools import certs, cli, unixport
+from tools.bench import node_heap
 from tools.sensocan_mock import MockServer
 
 HERE = Path(__file__).resolve().parent
@@ -196,50 +199,70 @@ def mean_item_json(readings):
     return sum(sizes) / len(sizes)
 
 
-def node_heap(work):
-    paths = certs.make_ca(Path(work) / "node-certs")
-    dev, token = str(uuid.uuid4()), "bench-token"
-    sensors = [{"slug": "t%d" % i, "uuid": str(uuid.uuid4())} for i in range(3)]
-    config = Path(work) / "node.json"
-    import json
+# A whole wake's configs: a few sensors to the most, a backlog, and the heaviest configs
+# the validator accepts (lib/config.py's sensor weights; tests/test_heap.py keeps them in
+# the node's heap with 10 % to spare)
+WAKES = [("1 sensor", "wave:1", 0), ("8 sensors", "wave:8", 0), ("32 sensors", "wave:32", 0),
+         ("50 sensors (the most)", "wave:50", 0), ("3 sensors, 200-reading upload", "wave:3", 200)]
+HEAVIEST = [("33 sensors, 64-character slugs and UUIDs", "long:33"),
+            ("35 analog, 2-point tables", "table2:35"), ("11 analog, 16-point tables", "table:11"),
+            ("4 x 16 + 12 x 2 points + 16 waves", "table:4,table2:12,wave:16")]
 
-    with MockServer({"devices": [{"uuid": dev, "token": token, "sensors": sensors}]},
-                    tls=(str(paths["cert"]), str(paths["key"]))) as server:
-        config.write_text(json.dumps({
-            "board": "unix",
-            "api": {"base_url": "https://localhost:%d/api/v1" % server.port, "token": token,
-                    "device_uuid": dev, "ca_cert": str(paths["ca_der"])},
-            "battery": {"source": "sim"},
-            "sensors": [{"slug": s["slug"], "driver": "wave"} for s in sensors]}))
 
-        def wake_ok(kib, probe=[0]):
-            probe[0] += 1
-            state = Path(work) / ("node-state-%d" % probe[0])
-            state.mkdir()
-            sim.prepare_flash(state)
-            node = sim.Simulator(config, state, heap="%dK" % kib)
-            run = node.run_cycle()
-            return run.sleep_s is not None and "sent 3" in run.output
+def wake_heaps(binary32):
+    """The smallest heap of whole wakes (tools/bench/node_heap.py) on this port and the
+    32-bit one: the table behind the node's heap sizes and its sensor limits."""
+    ports = [("%d-bit" % unixport.word_bits(), unixport.binary())]
+    if binary32:
+        ports.append(("32-bit", str(binary32)))
+    rows, ratios = [], []
+    for name, mix, backlog in WAKES + [(n, m, 0) for n, m in HEAVIEST]:
+        kib = []
+        for _, binary in ports:
+            with _micropython(binary):
+                kib.append(node_heap.smallest(node_heap.kinds(mix), backlog))
+        row = [name] + ["%s KiB" % k for k in kib]
+        if len(kib) == 2 and all(kib):
+            ratios.append(kib[0] / kib[1])
+            row += ["%.2f" % ratios[-1], "%.0f %%" % (100 - 100 * kib[1] * 1024 / unixport.ESP32_HEAP)]
+        rows.append(row)
+    head = ["wake (cold boot: validation, then sampling and upload every minute)"]
+    head += [p for p, _ in ports] + (["64/32", "ESP32 heap to spare"] if binary32 else [])
+    table("A whole wake's smallest heap (-X heapsize that works)", head, rows)
+    if ratios:
+        print("  64/32-bit ratio %.2f-%.2f; tools/unixport.py WIDE_RATIO = %.2f (the largest)"
+              % (min(ratios), max(ratios), unixport.WIDE_RATIO))
+    else:
+        print("  32-bit: not measured (make bench MICROPYTHON32=path/to/32-bit/micropython)")
+    print("  the node's heap: %d bytes on a 32-bit port, %s on a 64-bit one"
+          % (unixport.ESP32_HEAP, int(unixport.ESP32_HEAP * unixport.WIDE_RATIO)))
 
-        lo, hi = 32, 160
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if wake_ok(mid) else (mid, hi)
-    table("A whole wake (cold boot, sample, TLS upload) on the 64-bit unix port",
-          ("figure", "value"), [("smallest heap that works", "%d KiB" % hi),
-                                ("heap the simulator gives the node", "%s bytes" % sim.NODE_HEAP)])
+
+@contextlib.contextmanager
+def _micropython(binary):
+    old = os.environ.get("MICROPYTHON")
+    os.environ["MICROPYTHON"] = binary
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MICROPYTHON"]
+        else:
+            os.environ["MICROPYTHON"] = old
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a fast look")
+    ap.add_argument("--micropython32", type=cli.existing_file,
+                    help="a 32-bit unix port: the wake heaps on it too (docs/testing.md)")
     args = ap.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as work:
         flash(work, args.quick)
         spool_memory(work, args.quick)
         drain(work, args.quick)
-        node_heap(work)
+        wake_heaps(args.micropython32)
     print("\n(%.0f s)" % (time.monotonic() - started))
 
 

@@ -9,7 +9,7 @@ minute. The smallest `-X heapsize` at which all of them work is found by bisecti
 it, which gc.mem_alloc() figures leave out; the figure moves by about a KiB with the
 allocation pattern.
 
-    python -m tools.bench.node_heap [--sensors N] [--backlog N] [--heap BYTES]
+    python -m tools.bench.node_heap [--sensors KIND:N,...] [--backlog N] [--heap BYTES]
 """
 
 import argparse
@@ -26,16 +26,40 @@ HERE = Path(__file__).resolve().parent
 EPOCH = 1735689600  # lib/clock.py: node seconds are Unix seconds minus this
 
 
-class Wake:
-    """A mock with one device of `sensors` wave sensors, and a config for it."""
+# What a config sensor can be, lightest to heaviest in the node's RAM: a simulated
+# signal, and an analog input converted through a table of the most points allowed.
+KINDS = {
+    "wave": {"driver": "wave"},
+    "long": {"driver": "wave", "uuid": True},  # a 64-character slug and a UUID: its names
+    "table": {"driver": "analog", "pin": 34,
+              "table": [[0.1 * i + 0.05, 100.0 - 6.25 * i] for i in range(16)]},
+    "table2": {"driver": "analog", "pin": 34, "table": [[0.1, 100.0], [2.0, 0.0]]},
+}
 
-    def __init__(self, work, sensors, backlog=0):
+
+def kinds(spec):
+    """'table:4,wave:20' -> ["table"] * 4 + ["wave"] * 20: a config's sensors, in order."""
+    out = []
+    for part in spec.split(","):
+        kind, _, n = part.partition(":")
+        if kind not in KINDS or not n.isdigit():
+            raise ValueError("expected KIND:N[,KIND:N...] with KIND one of %s, got %r"
+                             % (", ".join(sorted(KINDS)), part))
+        out += [kind] * int(n)
+    return out
+
+
+class Wake:
+    """A mock with one device and its sensors, `mix` a list of their KINDS, and a config."""
+
+    def __init__(self, work, mix, backlog=0):
         self.work = Path(work)
-        self.sensors = sensors
+        self.sensors = sensors = len(mix)
         self.backlog = backlog
         paths = certs.make_ca(self.work / "certs")
         dev, token = str(uuid.uuid4()), "bench-token"
-        known = [{"slug": "s%d" % i, "uuid": str(uuid.uuid4())} for i in range(sensors)]
+        known = [{"slug": ("s%d" % i).ljust(64, "x") if KINDS[k].get("uuid") else "s%d" % i,
+                  "uuid": str(uuid.uuid4())} for i, k in enumerate(mix)]
         self.server = MockServer({"devices": [{"uuid": dev, "token": token, "sensors": known}]},
                                  tls=(str(paths["cert"]), str(paths["key"])),
                                  rate_limit=10_000_000).start()
@@ -45,7 +69,8 @@ class Wake:
             "api": {"base_url": "https://localhost:%d/api/v1" % self.server.port,
                     "token": token, "device_uuid": dev, "ca_cert": str(paths["ca_der"])},
             "sample_interval_s": 60, "upload_interval_s": 60, "battery": {"source": "sim"},
-            "sensors": [{"slug": s["slug"], "driver": "wave"} for s in known]}))
+            "sensors": [dict(KINDS[k], slug=s["slug"], uuid=s["uuid"] if KINDS[k].get("uuid") else None)
+                        for k, s in zip(mix, known)]}))
         self.probes = 0
 
     def ok(self, heap, wakes=3):
@@ -65,7 +90,7 @@ class Wake:
         before = len(self.server.readings())
         stored = self.backlog
         for n in range(wakes + 5):  # then on until the last readings have gone too
-            run = node.run_cycle()
+            run = self.last = node.run_cycle()
             stored += run.figures.get("stored", 0)
             if run.sleep_s is None or "cycle" not in run.figures or "failure" in run.figures:
                 return False  # a crash, safe mode, or an upload that failed
@@ -86,10 +111,10 @@ class Wake:
         self.server.stop()
 
 
-def smallest(sensors, backlog=0):
-    """The smallest heap (KiB) of a whole wake with `sensors` sensors and a backlog."""
+def smallest(mix, backlog=0):
+    """The smallest heap (KiB) of a whole wake with these sensors (KINDS) and a backlog."""
     with tempfile.TemporaryDirectory() as work:
-        wake = Wake(work, sensors, backlog)
+        wake = Wake(work, mix, backlog)
         try:
             return wake.smallest()
         finally:
@@ -98,7 +123,8 @@ def smallest(sensors, backlog=0):
 
 def main(argv=None):
     ap = cli.Parser(prog="node_heap", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sensors", type=cli.positive_int, default=3)
+    ap.add_argument("--sensors", type=_mix, default="wave:3",
+                    help="KIND:N[,KIND:N...], kinds: %s (default wave:3)" % ", ".join(KINDS))
     ap.add_argument("--backlog", type=cli.int_between(0, 50000), default=0)
     ap.add_argument("--heap", type=cli.positive_int,
                     help="only try this heap (bytes): exit 0 when the wake works")
@@ -112,8 +138,17 @@ def main(argv=None):
                 wake.stop()
         print("%d bytes: %s" % (args.heap, "works" if ok else "fails"))
         return 0 if ok else 1
-    print("%d KiB (%d-bit port, %d sensors, backlog %d)" % (
-        smallest(args.sensors, args.backlog), unixport.word_bits(), args.sensors, args.backlog))
+    kib = smallest(args.sensors, args.backlog)
+    print("%s KiB (%d-bit port, %d sensors, backlog %d)" % (
+        kib, unixport.word_bits(), len(args.sensors), args.backlog))
+    return 0 if kib else 1
+
+
+def _mix(text):
+    try:
+        return kinds(text)
+    except ValueError as e:
+        raise cli.argparse.ArgumentTypeError(str(e))
     return 0
 
 
