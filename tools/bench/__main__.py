@@ -210,27 +210,34 @@ HEAVIEST = [("33 sensors, 64-character slugs and UUIDs", "long:33"),
 
 
 def wake_heaps(binary32):
-    """The smallest heap of whole wakes (tools/bench/node_heap.py) on this port and the
-    32-bit one: the table behind the node's heap sizes and its sensor limits."""
+    """The heap whole wakes need (tools/bench/node_heap.py) on this port and the 32-bit
+    one: the smallest that works (bisection), and the floor above which every heap up to
+    the node's works; the table behind the node's heap sizes and its sensor limits."""
     ports = [("%d-bit" % unixport.word_bits(), unixport.binary())]
     if binary32:
         ports.append(("32-bit", str(binary32)))
     rows, ratios = [], []
     for name, mix, backlog in WAKES + [(n, m, 0) for n, m in HEAVIEST]:
-        kib = []
+        row, kib = [name], []
         for _, binary in ports:
             with _micropython(binary):
                 kib.append(node_heap.smallest(node_heap.kinds(mix), backlog))
-        row = [name] + ["%s KiB" % k for k in kib]
+                low = node_heap.floor(node_heap.kinds(mix), backlog)
+                spare = 100 - 100.0 * low / int(unixport.node_heap()) if low else None
+            row += ["%s KiB" % kib[-1], "%.1f KiB (%.0f %%)" % (low / 1024, spare) if low
+                    else "fails"]
         if len(kib) == 2 and all(kib):
             ratios.append(kib[0] / kib[1])
-            row += ["%.2f" % ratios[-1], "%.0f %%" % (100 - 100 * kib[1] * 1024 / unixport.ESP32_HEAP)]
+            row.append("%.2f" % ratios[-1])
         rows.append(row)
     head = ["wake (cold boot: validation, then sampling and upload every minute)"]
-    head += [p for p, _ in ports] + (["64/32", "ESP32 heap to spare"] if binary32 else [])
-    table("A whole wake's smallest heap (-X heapsize that works)", head, rows)
+    for p, _ in ports:
+        head += ["%s smallest" % p, "%s floor (node heap to spare)" % p]
+    table("The heap a whole wake needs: the smallest that works, and the floor from which "
+          "every heap up to the node's works (fragmentation makes them differ)",
+          head + (["64/32 smallest"] if binary32 else []), rows)
     if ratios:
-        print("  64/32-bit ratio %.2f-%.2f; tools/unixport.py WIDE_RATIO = %.2f (the largest)"
+        print("  64/32-bit ratio %.2f-%.2f; tools/unixport.py WIDE_RATIO = %.2f"
               % (min(ratios), max(ratios), unixport.WIDE_RATIO))
     else:
         print("  32-bit: not measured (make bench MICROPYTHON32=path/to/32-bit/micropython)")

@@ -98,6 +98,15 @@ class Wake:
                 return len(self.server.readings()) - before == stored
         return False
 
+    def floor(self, top, step=2048):
+        """Where, going down from `top` bytes in `step`s, the wakes first fail: every heap
+        from there up to `top` works (bisection cannot tell: a heap can fail between two
+        that work, as fragmentation falls). None when `top` itself fails."""
+        h = top
+        while h > 0 and self.ok(h):
+            h -= step
+        return h + step if h < top else None
+
     def smallest(self, lo=16, hi=256):
         """The smallest heap in KiB at which ok() holds (None above `hi`)."""
         if not self.ok(hi * 1024):
@@ -117,6 +126,16 @@ def smallest(mix, backlog=0):
         wake = Wake(work, mix, backlog)
         try:
             return wake.smallest()
+        finally:
+            wake.stop()
+
+
+def floor(mix, backlog=0):
+    """Wake.floor() from the node's heap (tools/unixport.node_heap), in bytes."""
+    with tempfile.TemporaryDirectory() as work:
+        wake = Wake(work, mix, backlog)
+        try:
+            return wake.floor(int(unixport.node_heap()))
         finally:
             wake.stop()
 
