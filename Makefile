@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: help setup test test-32bit sim bench fuzz-power check-config battery-life clean
+.PHONY: help setup test test-32bit sim bench fuzz-power check-config battery-life docs docs-check clean
 .DEFAULT_GOAL := help
 
 # Every target with a `## ` comment after its prerequisites lists itself here.
@@ -53,6 +53,14 @@ battery-life: setup ## days on a battery (CONFIG=, MAH=2500, BOARD_MODEL= to ove
 
 check-config: setup ## check a config.json with the node's validator (CONFIG=file)
 	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json --skip-files)
+
+# The docs' "real output" blocks (<!-- output: NAME --> before a fence) come from real runs:
+# tools/docs.py runs the simulator, the virtual board and the tools, and rewrites or compares.
+docs: setup ## rewrite the docs' "real output" blocks from fresh runs (~1 min)
+	$(BIN)/python -m tools.docs
+
+docs-check: setup ## compare the docs' "real output" blocks with fresh runs (~1 min)
+	$(BIN)/python -m tools.docs --check
 
 clean: ## remove .sim/ and .pytest_cache/
 	rm -rf .sim .pytest_cache
