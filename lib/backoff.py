@@ -22,7 +22,7 @@ RATE_MAX_S = const(86400)  # a Retry-After beyond a day is taken as a day: a bou
 def delay(attempt, base_s=BASE_S, cap_s=CAP_S):
     """Seconds to wait after `attempt` consecutive failures (0 = the first one):
     uniform in 1..min(cap_s, base_s * 2**attempt)."""
-    d = min(cap_s, base_s << min(attempt, 20))
+    d = min(cap_s, base_s << min(attempt, 17))  # 3600 << 17 is still a small int on the ESP32
     return 1 + random.getrandbits(24) % max(1, d)
 
 

@@ -136,3 +136,22 @@ def test_clock_steps_never_oversleep_and_readings_keep_their_true_times(kit):
     times = sorted({epoch(r["timestamp"]) for r in kit.readings()})
     assert times == sorted({r.started for r in runs if r.figures.get("stored")})
     assert len(kit.readings()) == sampled(runs)
+
+
+def test_the_longest_intervals_and_a_clock_crossing_2059(kit):
+    """Where the node's ints meet 2^30 on an ESP32: the longest sleep (a day's sample
+    interval, 86,400,000 ms) and node seconds passing 2^30 (2059-01-10T13:37:04Z). Run by
+    make test-32bit on 31-bit ints, by make test on 62-bit ones: the same readings."""
+    kit.write_config(sample_interval_s=86400, upload_interval_s=604800)
+    run = kit.cycles(1)[0]
+    assert run.figures["sleep"] <= 86400 and run.sleep_s * 1000 < 1 << 30
+    kit.sim.clock = 1735689600 + (1 << 30) - 90  # the clock steps to 90 s before 2^30
+    kit.write_config(sample_interval_s=60, upload_interval_s=60)
+    runs = kit.cycles(1)
+    while runs[-1].started < 1735689600 + (1 << 30) + 60 or backlog(runs[-1]):
+        runs += kit.cycles(1)
+        assert len(runs) < 12, runs[-1].output
+    assert all(r.figures.get("sleep", 0) <= 60 for r in runs)
+    times = sorted({epoch(r["timestamp"]) for r in kit.readings()})
+    assert times[-1] - 1735689600 >= 1 << 30  # readings from after 2^30 node seconds
+    assert times[1:] == sorted({r.started for r in runs if r.figures.get("stored")})

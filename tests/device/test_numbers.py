@@ -90,3 +90,43 @@ def test_packing_and_checking_a_record_allocate_nothing():
     assert locked(pack_and_check) == 60061407
     buf[RECORD + 9] ^= 0x10
     assert not spool.intact(buf, 1)
+
+
+def test_times_past_2059_and_to_2106_still_round_trip_through_a_record():
+    """From 2059-01-10 node seconds are long ints on an ESP32: slower, still right, up to
+    the last second a record's u32 holds (2106-02-07)."""
+    buf = bytearray(RECORD)
+    for t in (0x40000000, 0x40000005, 0x7FFFFFFF, 0xFFFFFFFF - clock.EPOCH):
+        spool._pack(buf, 0, 1, 0, t, 2.5)
+        assert struct.unpack_from("<I", buf, 4)[0] == t + clock.EPOCH
+        assert spool.time_of(buf, 0) == t and spool.intact(buf, 0)
+    assert clock.iso(0x40000005) == "2059-01-10T13:37:09Z"
+    assert clock.iso(0xFFFFFFFF - clock.EPOCH) == "2106-02-07T06:28:15Z"
+
+
+def test_a_spool_whose_indices_cross_2_30_keeps_every_reading_in_order():
+    """Record indices are counters too (the files' names): crossing 2^30 they turn into
+    long ints on an ESP32, and the spool goes on."""
+    import flashfs
+
+    flashfs.mount()
+    root = "/flash/data/wrap"
+    sp = spool.Spool(root)
+    start = (1 << 30) - 40
+    sp.cursor = sp.tail = sp.head = start
+    sp._save_state()
+    sp = spool.Spool(root)  # recovered from that state, as after a reset
+    for i in range(100):
+        sp.append(i % 3, 60061400 + i, float(i))
+        if i % 16 == 15:
+            sp.commit()
+    sp.commit()
+    assert sp.pending() == 100 and sp.tail == start + 100
+    buf = bytearray(60 * RECORD)
+    got = []
+    while sp.pending():
+        n = sp.read(0, buf)
+        got += [spool.unpack(buf, i)[3] for i in range(n)]
+        sp.ack(n)
+    assert got == [float(i) for i in range(100)] and sp.lost == 0
+    assert spool.Spool(root).pending() == 0
