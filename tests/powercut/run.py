@@ -24,9 +24,11 @@ HARNESS = Path(__file__).resolve().parent / "harness.py"
 HEAP = "1M"  # the harness keeps every reading's fate; the node under test is unchanged
 
 
-def scenario(seed, step, workdir):
-    """Run every `step`-th cut point of one scenario; returns its output lines."""
-    res = mpy.run([str(HARNESS), workdir, str(seed), "all:%d" % step], heap=HEAP, timeout=3600)
+def scenario(seed, step, workdir, cuts=None):
+    """Run every `step`-th cut point of one scenario (or `cuts` of them, spread evenly
+    over it); returns its output lines."""
+    points = ["all:%d" % step] if cuts is None else ["%.6f" % ((k + 0.5) / cuts) for k in range(cuts)]
+    res = mpy.run([str(HARNESS), workdir, str(seed)] + points, heap=HEAP, timeout=3600)
     lines = [line for line in res.stdout.splitlines() if line.startswith(("CUT ", "SCENARIO "))]
     if res.returncode or not lines:
         lines.append("CUT %d 0 crash harness exit %d: %s" % (
