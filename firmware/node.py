@@ -323,6 +323,7 @@ class Node:
                     interval = band
             if interval != cfg["upload_interval_s"]:
                 parts.append("battery %d mV: upload every %d s" % (mv, interval))
+                self.figures["upload_every"] = interval
             first = backoff.phase(cfg["api"]["device_uuid"], interval)
             st.next_upload = _next_due(first if st.next_upload == UNSET else st.next_upload,
                                        interval, now)

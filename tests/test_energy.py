@@ -66,7 +66,7 @@ def _upload_times(runs):
 
 def _slots(runs):
     """When the node planned its next upload by a power band (the slot's wake)."""
-    return [r.started for r in runs if "upload every" in r.output]
+    return [r.started for r in runs if "upload_every" in r.figures]
 
 
 def test_power_bands_stretch_the_upload_interval_as_the_battery_drops(kit):

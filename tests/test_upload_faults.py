@@ -157,8 +157,8 @@ def test_health_figures_arrive_as_readings(tmp_path):
         for r in kit.readings():
             got.setdefault(r["sensor_slug"], []).append(r["value"])
         assert got["node_http"][0] == 201 and got["node_tls"][0] == 1
-        # soft (the reset after the config was first validated), then deep sleep
-        assert got["node_reset"][0] == 4 and 2 in got["node_reset"]
+        # power-on (the config is validated in that wake), then deep sleep
+        assert got["node_reset"][0] == 1 and 2 in got["node_reset"]
         assert all(v > 4096 for v in got["node_heap"]) and got["node_rssi"][0] == -60
         assert got["node_backlog"][0] == 0 and got["node_dead"][0] == 0
         assert all(v >= 0 for v in got["node_wifi_ms"])
