@@ -281,7 +281,7 @@ def test_provision_sets_the_board_model_and_checks_a_hand_edited_config(tmp_path
     cfg = json.loads(config.read_text())
     assert cfg["board_model"] == "lolin_d32" and cfg["safe_mode_pin"] == 13
     out = tool("provision", "--upload", config, expect=2)
-    assert "OK (esp32 board, 1 sensors" in out and "--upload needs --port" in out
+    assert "OK (esp32 board, 1 sensor;" in out and "--upload needs --port" in out
     cfg["sample_interval_s"] = 0  # edited by hand, wrongly
     config.write_text(json.dumps(cfg))
     out = tool("provision", "--upload", config, "--port", "/dev/null", expect=2)

@@ -4,7 +4,7 @@
   against the ESP32 port's stubs (micropython-esp32-stubs): the modules, functions and
   arguments it uses exist on the ESP32, not just on the unix port or in CPython.
 - All device code compiles with mpy-cross for the ESP32s' architectures.
-- The ESP32's 2000 epoch and 2^30 ms ticks (micropython-facts §0 items 1 and 12), which
+- The ESP32's 2000 epoch and 2^30 ms ticks (MicroPython docs/library/time.rst, py/mpconfig.h), which
   the unix port does not have, are injected into the emulated board
   (SENSOCAN_EPOCH=2000, SENSOCAN_TICKS_WRAP), and whole wakes of the node run on them.
 """
@@ -27,7 +27,7 @@ KNOWN = {
     ("firmware/crash.py", "reportAttributeAccessIssue", '"getvalue"'):
         "stub gap: io.StringIO has getvalue() (docs/library/io.rst)",
     ("lib/httpc.py", "reportAttributeAccessIssue", '"verify_mode"'):
-        "stub gap: tls.SSLContext.verify_mode is writable (micropython-facts B1)",
+        "stub gap: tls.SSLContext.verify_mode is writable (extmod/modtls_mbedtls.c)",
     ("lib/httpc.py", "reportCallIssue", "Expected 1 positional argument"):
         "stub gap: a stream's write(buf, off, len) (py/stream.c takes 1-3 arguments)",
     ("lib/sensocan.py", "reportAttributeAccessIssue", '"remaining"'):
@@ -105,7 +105,7 @@ def test_device_code_type_checks_against_the_esp32_stubs(tmp_path):
 
 @pytest.mark.parametrize("march", ["xtensawin", "rv32imc"])
 def test_device_code_compiles_for_the_esp32s(tmp_path, march):
-    """xtensawin: ESP32, -S2, -S3; rv32imc: ESP32-C3 (micropython-facts E3); small ints
+    """xtensawin: ESP32, -S2, -S3; rv32imc: ESP32-C3 (docs/reference/mpyfiles.rst); small ints
     of 31 bits, as on the ESP32. The header names no architecture: there is no native
     code (@micropython.native/viper) in the firmware, so one build serves every chip."""
     for src in device_sources():

@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from tools import cli
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import config  # noqa: E402  (the device's validator; plain Python, runs on CPython too)
 
@@ -59,9 +61,9 @@ def main(argv=None):
         return 1
     for w in cfg["warnings"]:
         print("warning: " + w)
-    print("%s: OK (%s board, %d sensors, sample every %d s, upload every %d s)" % (
-        args.config, cfg["board"], len(cfg["sensors"]), cfg["sample_interval_s"],
-        cfg["upload_interval_s"]))
+    print("%s: OK (%s board, %s, sample every %d s, upload every %d s)" % (
+        args.config, cfg["board"], cli.count(len(cfg["sensors"]), "sensor"),
+        cfg["sample_interval_s"], cfg["upload_interval_s"]))
     return 0
 
 

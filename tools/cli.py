@@ -44,6 +44,11 @@ def run_tool(name, body):
         return 130
 
 
+def count(n, noun):
+    """'1 sensor', '2 sensors', '0 sensors': a count with its noun in the right number."""
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
+
+
 def shown(path):
     """A path as the user would type it: relative to the current folder when inside it."""
     rel = os.path.relpath(path)

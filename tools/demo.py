@@ -18,7 +18,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tools import certs, sim
+from tools import certs, cli, sim
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "boards" / "unix" / "config.json"
@@ -89,8 +89,9 @@ def main(argv=None):
         (work / "config.json").write_text(json.dumps(cfg, indent=2))
         print("mock Sensocan API at %s (TLS, private CA in %s)" % (cfg["api"]["base_url"],
                                                                   work / "certs"))
-        print("node: %d sensors, sample every %d s, upload every %d s; link down in cycles %s\n"
-              % (len(cfg["sensors"]), cfg["sample_interval_s"], cfg["upload_interval_s"],
+        print("node: %s, sample every %d s, upload every %d s; link down in cycles %s\n"
+              % (cli.count(len(cfg["sensors"]), "sensor"), cfg["sample_interval_s"],
+                 cfg["upload_interval_s"],
                  args.link_down))
         # a real ESP32's clock: 2000-01-01 at power-on, until the node reaches NTP
         node = sim.Simulator(work / "config.json", work / "state", speed=args.speed,

@@ -331,14 +331,15 @@ def deploy(port, board=None, tree=None, dry_run=False, wait=3.0, reset=True, out
         tree = Path(tree) if tree else build.build(board)
         local = local_tree(tree)
         plan = Plan(local, info(port, local))
-        out("%s: MicroPython %s, %s board; %d files in %s" % (
-            port, _dotted(about["version"]), board, len(local), cli.shown(tree)))
+        out("%s: MicroPython %s, %s board; %s in %s" % (
+            port, _dotted(about["version"]), board, cli.count(len(local), "file"),
+            cli.shown(tree)))
         plan.show(out)
         if dry_run:
             out("dry run: %d to copy, %d to remove, %d unchanged; nothing copied"
                 % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
         elif plan.empty():
-            out("up to date: %d files unchanged" % len(plan.unchanged))
+            out("up to date: %s unchanged" % cli.count(len(plan.unchanged), "file"))
         else:
             mpremote(port, *commands(tree, plan))
             out("deployed: %d copied, %d removed, %d unchanged"

@@ -470,8 +470,8 @@ def upload_existing(args, out=print):
     if ca and "/" in ca:  # it is copied next to config.json on the board
         raise cli.BadInput("api.ca_cert must name a file next to config.json (the board gets "
                            "it at its root), not %r: copy it there" % ca)
-    out("%s: OK (%s board, %d sensors; token not shown)"
-        % (path, checked["board"], len(checked["sensors"])))
+    out("%s: OK (%s board, %s; token not shown)"
+        % (path, checked["board"], cli.count(len(checked["sensors"]), "sensor")))
     if not args.port:
         raise cli.BadInput("--upload needs --port, the board's serial port (make: PORT=)")
     upload(args.port, path, checked["api"]["ca_cert"], not args.no_reset, out)
@@ -508,9 +508,9 @@ def provision(args, out=print, asker=None):
     except validator.ConfigError as e:
         args.out.unlink()
         raise cli.BadInput("the config is invalid: " + "; ".join(e.errors)) from None
-    out("wrote %s%s: %s board, %d sensors, sample every %d s, upload every %d s (token not "
+    out("wrote %s%s: %s board, %s, sample every %d s, upload every %d s (token not "
         "shown)" % (args.out, " and " + ca_dest.name if ca_dest else "", checked["board"],
-                    len(checked["sensors"]), checked["sample_interval_s"],
+                    cli.count(len(checked["sensors"]), "sensor"), checked["sample_interval_s"],
                     checked["upload_interval_s"]))
     if args.port:
         upload(args.port, args.out, ca_dest, not args.no_reset, out)

@@ -133,7 +133,7 @@ def describe(data, show_records=False, out=print):
         for i, rec in enumerate(records(f.read_bytes())):
             if cursor is None or first + i >= cursor:
                 waiting.append(rec)
-    out("waiting: %d readings in %d files" % (len(waiting), len(files)))
+    out("waiting: %s in %s" % (cli.count(len(waiting), "reading"), cli.count(len(files), "file")))
     if waiting:
         out("  oldest %s, newest %s" % (iso(waiting[0][2]), iso(waiting[-1][2])))
     if show_records:

@@ -116,7 +116,7 @@ def rtc_memory(data=None):
 
 def adc(pin):
     """ADC1 pins only: ADC2 cannot be read while Wi-Fi is on. 11 dB: 150-2450 mV linear,
-    read_uv() calibrated from eFuse (micropython-facts A1)."""
+    read_uv() calibrated from eFuse (MicroPython docs/esp32/quickref.rst, "ADC")."""
     return machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
 
 
@@ -176,7 +176,7 @@ def sensor_driver(name):
 
 def link_up(wifi):
     """Join the access point within wifi.timeout_s: wlan.connect() has no timeout and
-    retries for ever (facts A7), hence our own deadline. The access point joined last
+    retries for ever (ports/esp32/network_wlan.c), hence our own deadline. The access point joined last
     (BSSID and channel, in RTC memory) is tried first for a few seconds; without it, or
     when it fails, a scan picks the strongest access point of the SSID, and is cached."""
     global _wlan
@@ -197,7 +197,7 @@ def link_up(wifi):
         fast = time.ticks_add(time.ticks_ms(), _FAST_MS)
         if _joined(w, fast if time.ticks_diff(deadline, fast) > 0 else deadline):
             return
-        w.disconnect()  # connect() while connecting: "Wifi Internal Error" (facts A7)
+        w.disconnect()  # connect() while connecting: "Wifi Internal Error" (ports/esp32/network_wlan.c)
         _store(mains, led, low, 0, b"", 0)
     best = None
     for found in w.scan():
@@ -292,7 +292,7 @@ def report(figures):
 def deepsleep(ms):
     """Sleep until the next cycle. On battery: deep sleep, the chip resets on waking. On
     mains: light sleep in slices, feeding the watchdog, then a soft reset runs the next
-    cycle with a clean heap (RTC memory and the Wi-Fi driver survive it: facts A7)."""
+    cycle with a clean heap (RTC memory and the Wi-Fi driver survive it: ports/esp32/main.c)."""
     if not _record()[0]:
         machine.deepsleep(ms)  # never returns
     end = time.ticks_add(time.ticks_ms(), ms)

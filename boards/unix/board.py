@@ -37,12 +37,12 @@ SAFE_MODE_GRACE_MS = 0  # world.json holds the pin for the whole run: no window 
 _CLOCK = int(os.getenv("SENSOCAN_CLOCK") or time.time())
 _TRUE_CLOCK = int(os.getenv("SENSOCAN_TRUE_CLOCK") or _CLOCK)
 _2000 = const(946684800)  # 1970-01-01 to 2000-01-01 in seconds
-_PERIOD = const(1 << 30)  # ESP32 ticks period: MP_SMALL_INT_POSITIVE_MASK + 1 (facts A8)
+_PERIOD = const(1 << 30)  # ESP32 ticks period: MP_SMALL_INT_POSITIVE_MASK + 1 (py/mpconfig.h)
 _PORT_EPOCH = _2000 if os.getenv("SENSOCAN_EPOCH") == "2000" else 0
 
 
 class _Esp32Time:
-    """The ESP32's time module over the unix port's (micropython-facts §0 items 1, 12):
+    """The ESP32's time module over the unix port's (MicroPython docs/library/time.rst: the ESP32's epoch is 2000; py/mpconfig.h: ticks wrap at 2^30):
     time() counts from 2000 and runs on the board's RTC (SENSOCAN_CLOCK), and the ticks
     wrap at 2^30 ms, so clock and ticks math that only holds on the unix port (1970,
     2^62) fails here as it would on a board. Anything else is the unix port's."""

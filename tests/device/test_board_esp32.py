@@ -2,7 +2,7 @@
 # stand-ins for machine, network, esp32, ntptime and the ESP32's time module (2000
 # epoch, ticks wrapping at 2^30 ms, a virtual clock that sleeps take no real time).
 # The stand-ins record what the board asks of the hardware; the tests check it against
-# what the ESP32 port does (micropython-facts A1, A6-A8, G).
+# what the ESP32 port does (MicroPython's ports/esp32: machine_adc.c, machine_wdt.c, modmachine.c, network_wlan.c).
 import sys
 
 import utime
@@ -167,7 +167,7 @@ class WLAN:
         return [(s.encode(), b, c, r, 3, False) for s, b, c, r in hw.aps]
 
     def connect(self, ssid, key, bssid=None):
-        assert self.joined is None, "Wifi Internal Error"  # facts A7
+        assert self.joined is None, "Wifi Internal Error"  # ports/esp32/network_wlan.c
         hw.calls.append(("connect", ssid, bssid))
         for s, b, _, _ in hw.aps:
             if s == ssid and b in hw.accept and bssid in (None, b):

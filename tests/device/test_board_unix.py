@@ -1,6 +1,6 @@
 # Device tests (MicroPython): the emulated board as an ESP32. SENSOCAN_EPOCH=2000 and
 # SENSOCAN_TICKS_WRAP give the firmware the ESP32's time module (seconds from 2000,
-# ticks wrapping at 2^30 ms: micropython-facts §0 items 1 and 12), so the firmware's
+# ticks wrapping at 2^30 ms: docs/library/time.rst and py/mpconfig.h), so the firmware's
 # clock and ticks math is checked against them; and the simulated buses' defaults.
 import errno
 import os
