@@ -13,6 +13,8 @@ import gc
 import json
 import os
 
+from boardmodels import BOARD_MODELS, CHIPS
+
 # The sensor table, the normalised config and a wake's readings must fit the node's heap.
 _MAX_SENSORS = 64
 _MAX_POINTS = 16  # an analog table: a handful of points describes a calibration curve
@@ -28,45 +30,7 @@ INT, NUM, STR, BOOL = "an integer", "a number", "a string", "true or false"
 ADDR = "an I2C address 0x08-0x77 (a number, or a string like \"0x76\")"
 POINTS = "a list of 2-%d [volts, value] pairs" % _MAX_POINTS
 
-# Chips: (name, GPIOs, reserved for the SPI flash, input only, ADC1, ADC2, strapping
-# pins), from the datasheets' pin tables: ESP32 §2.2, §2.4 and §4.1.2 (ADC2 cannot be
-# used with Wi-Fi on: micropython-facts A1), ESP32-S3 §2.3 and §2.6 (ADC1 GPIO1-10,
-# ADC2 GPIO11-20; 26-32 flash, 33-37 octal PSRAM on R8 modules), ESP32-C3 §2.3 and §2.4
-# (ADC1 GPIO0-4, ADC2 GPIO5; 12-17 flash). Ranges are (first, last) pairs.
-CHIPS = {
-    "esp32": ("ESP32", ((0, 19), (21, 23), (25, 27), (32, 39)), ((6, 11),), ((34, 39),),
-              ((32, 39),), ((0, 0), (2, 2), (4, 4), (12, 15), (25, 27)),
-              ((0, 0), (2, 2), (5, 5), (12, 12), (15, 15))),
-    "esp32s3": ("ESP32-S3", ((0, 21), (26, 48)), ((26, 37),), (), ((1, 10),), ((11, 20),),
-                ((0, 0), (3, 3), (45, 46))),
-    "esp32c3": ("ESP32-C3", ((0, 21),), ((12, 17),), (), ((0, 4),), ((5, 5),),
-                ((2, 2), (8, 9))),
-}
-# Board models: chip, I2C SDA and SCL, status LED (None: none that is a plain LED) and
-# whether it lights when driven low, the button read as the safe-mode pin, the battery
-# divider's ADC pin and ratio (R1+R2)/R2, and deep-sleep current of the bare board in µA.
-BOARD_MODELS = {
-    # Espressif ESP32-DevKitC V4: no user LED (power LED only), BOOT button GPIO0; I2C on
-    # the Arduino core's default 21/22. Sleep current: estimate (AMS1117 regulator,
-    # USB-UART bridge and power LED stay powered; a DOIT DevKit V1 was measured at
-    # 17 mA, blog.altholtmann.com/en/consumption-esp-wifi-battery).
-    "esp32_devkitc": ("esp32", 21, 22, None, False, 0, None, None, 10000),
-    # Wemos LOLIN D32: LED GPIO5, battery on GPIO35 through 100k/100k (arduino-esp32
-    # variants/d32/pins_arduino.h: LED_BUILTIN 5, _VBAT 35); no BOOT button (auto-reset
-    # circuit only). Sleep current: estimate from its predecessor LOLIN32 V1.0.0, 130 µA
-    # measured on battery (github.com/grillbaer/esp32-power-consumption-test).
-    "lolin_d32": ("esp32", 21, 22, 5, True, None, 35, 2.0, 130),
-    # DFRobot FireBeetle ESP32 (DFR0478): LED GPIO2 (D9, lit when high), BOOT button
-    # GPIO0; battery sensing needs an external divider (no default). 10 µA measured in
-    # deep sleep (lucidar.me/en/esp32/power-consumption-of-esp32-firebeetle-dfr0478/).
-    "firebeetle_esp32": ("esp32", 21, 22, 2, False, 0, None, None, 10),
-    # Espressif ESP32-S3-DevKitC-1: the RGB LED (GPIO48 or 38) is addressable, not a
-    # plain LED; BOOT button GPIO0; I2C on the Arduino core's default 8/9. Estimate.
-    "esp32s3_devkitc": ("esp32s3", 8, 9, None, False, 0, None, None, 10000),
-    # Espressif ESP32-C3-DevKitM-1: the RGB LED (GPIO8) is addressable; BOOT button GPIO9;
-    # GPIO8/9 are taken by LED and button, so I2C is put on 6/7. Estimate.
-    "esp32c3_devkitm": ("esp32c3", 6, 7, None, False, 9, None, None, 10000),
-}
+# Chips and board models: lib/boardmodels.py.
 PINS = ("sda", "scl", "led", "button")
 
 # driver -> (board it needs or None, ((param, kind or choices, default or REQUIRED
@@ -438,8 +402,9 @@ def _model(c, raw, board, cfg):
                    "esp32_devkitc" if board == "esp32" else None)
     model = BOARD_MODELS.get(name)
     cfg["board_model"] = name if model else None
-    cfg["chip"] = chip = model[0] if model else None
-    pins = dict(zip(PINS, (model[1], model[2], model[3], model[5]) if model else (None,) * 4))
+    cfg["chip"] = chip = model.chip if model else None
+    pins = dict(zip(PINS, (model.sda, model.scl, model.led, model.button) if model
+                    else (None,) * 4))
     over = c.obj(raw, "pins", "pins", required=False)
     for key in sorted(over):
         if key not in PINS:
@@ -450,7 +415,7 @@ def _model(c, raw, board, cfg):
         _gpio(c, pins[key], chip, "pins." + key, output=key != "button")
     cfg["pins"] = pins
     # a LED given in the config is taken as lit when high
-    cfg["led_active_low"] = bool(model and model[4] and pins["led"] == model[3])
+    cfg["led_active_low"] = bool(model and model.led_active_low and pins["led"] == model.led)
     return model
 
 
@@ -463,13 +428,13 @@ def _gpio(c, pin, chip, path, output=False):
             return True
         c.err(path, "expected a GPIO number 0-39, got %d" % pin)
         return False
-    name, gpios, flash, inputs = CHIPS[chip][:4]
-    if not _within(pin, gpios):
-        c.err(path, "the %s has no GPIO %d" % (name, pin))
-    elif _within(pin, flash):
-        c.err(path, "GPIO %d is wired to the flash or PSRAM on the %s" % (pin, name))
-    elif output and _within(pin, inputs):
-        c.err(path, "GPIO %d is input only on the %s" % (pin, name))
+    spec = CHIPS[chip]
+    if not _within(pin, spec.gpios):
+        c.err(path, "the %s has no GPIO %d" % (spec.name, pin))
+    elif _within(pin, spec.flash):
+        c.err(path, "GPIO %d is wired to the flash or PSRAM on the %s" % (pin, spec.name))
+    elif output and _within(pin, spec.input_only):
+        c.err(path, "GPIO %d is input only on the %s" % (pin, spec.name))
     else:
         return True
     return False
@@ -652,7 +617,7 @@ def _pins(c, raw, cfg):
                 else _SHARED[1] if s["driver"] == "ds18b20" else None)
         if what:
             users.append((s.get("pin"), "sensors[%d].pin" % s["index"], what, True))
-    strapping = CHIPS[cfg["chip"]][6] if cfg["chip"] else ()
+    strapping = CHIPS[cfg["chip"]].strapping if cfg["chip"] else ()
     seen = {}
     for pin, path, what, own in users:
         if not _is_int(pin):
@@ -663,7 +628,7 @@ def _pins(c, raw, cfg):
             if own and _within(pin, strapping):
                 c.warn(path, "GPIO %d is a strapping pin of the %s: if what is wired to it "
                        "pulls it high or low during a reset, the chip may not start the "
-                       "firmware" % (pin, CHIPS[cfg["chip"]][0]))
+                       "firmware" % (pin, CHIPS[cfg["chip"]].name))
         elif what != first[1] or what not in _SHARED:
             c.err(path, "GPIO %d is already %s (%s)" % (pin, first[1], first[0]))
 
@@ -686,9 +651,10 @@ def _battery(c, raw, board, chip, model, cal):
     out = {"source": c.field(b, "source", "battery.source", STR)}
     spec = _source(c, BATTERY_SOURCES, out["source"], board, "battery.source", "battery source")
     if spec is not None:
-        if out["source"] == "adc" and model and model[6] is not None:
+        if out["source"] == "adc" and model and model.battery_pin is not None:
             # the board's own divider, unless the config names another
-            spec = (("pin", INT, model[6]), ("ratio", NUM, model[7], 1, 20)) + spec[2:]
+            spec = (("pin", INT, model.battery_pin),
+                    ("ratio", NUM, model.battery_ratio, 1, 20)) + spec[2:]
         c.params(b, spec, "battery", out)
         if out["source"] == "adc":
             _adc_pin(c, out["pin"], chip, "battery.pin")
@@ -700,7 +666,7 @@ def _battery(c, raw, board, chip, model, cal):
 def _adc_pin(c, pin, chip, path):
     if not _gpio(c, pin, chip, path) or chip is None:
         return
-    name, adc1, adc2 = CHIPS[chip][0], CHIPS[chip][4], CHIPS[chip][5]
+    name, adc1, adc2 = CHIPS[chip].name, CHIPS[chip].adc1, CHIPS[chip].adc2
     if _within(pin, adc1):
         return
     span = "%d-%d" % adc1[0] + ("" if chip == "esp32" else " on the " + name)

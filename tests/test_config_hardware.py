@@ -142,17 +142,18 @@ def test_chip_sensors_and_calibration_are_normalised(tmp_path):
 
 
 def test_every_board_model_is_consistent_with_its_chip():
-    for name, (chip, sda, scl, led, low, button, bat, ratio, sleep_ua) in (
-            config.BOARD_MODELS.items()):
+    for name, m in config.BOARD_MODELS.items():
         c = config._Checker(None)
-        for pin, output in ((sda, True), (scl, True), (led, True), (button, False)):
+        for pin, output in ((m.sda, True), (m.scl, True), (m.led, True), (m.button, False)):
             if pin is not None:
-                assert config._gpio(c, pin, chip, name, output), c.errors
-        if bat is not None:
-            config._adc_pin(c, bat, chip, name)
-            assert ratio > 1
-        assert c.errors == [] and sleep_ua > 0 and sda != scl
-    assert config.BOARD_MODELS["lolin_d32"][6:8] == (35, 2.0)
+                assert config._gpio(c, pin, m.chip, name, output), c.errors
+        if m.battery_pin is not None:
+            config._adc_pin(c, m.battery_pin, m.chip, name)
+            assert m.battery_ratio > 1
+        assert c.errors == [] and m.sleep_ua > 0 and m.sda != m.scl
+    lolin = config.BOARD_MODELS["lolin_d32"]
+    assert (lolin.battery_pin, lolin.battery_ratio, lolin.led, lolin.led_active_low) == (
+        35, 2.0, 5, True)
 
 
 def test_ds18b20s_sharing_a_pin_must_each_name_their_rom():

@@ -136,7 +136,7 @@ def load_config(path, board_model):
     if name not in config.BOARD_MODELS:
         raise Problem("unknown board model %r: one of %s"
                       % (name, ", ".join(sorted(config.BOARD_MODELS))))
-    cfg["_board_model"], cfg["_board_ua"] = name, config.BOARD_MODELS[name][8]
+    cfg["_board_model"], cfg["_board_ua"] = name, config.BOARD_MODELS[name].sleep_ua
     return cfg
 
 
