@@ -14,13 +14,13 @@ import json
 import os
 
 from boardmodels import BOARD_MODELS, CHIPS
+from drivers.registry import DRIVERS
 
 # The sensor table, the normalised config and a wake's readings must fit the node's heap.
 _MAX_SENSORS = 64
 _MAX_POINTS = 16  # an analog table: a handful of points describes a calibration curve
 _DAY = 86400
 _WEEK = 604800  # in ms (sleep times) still below 2^30: a small int on the ESP32
-_YEAR = 31536000
 _HEX = "0123456789abcdef"
 _DIGITS = _HEX[:10]
 _SLUG_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
@@ -30,37 +30,19 @@ INT, NUM, STR, BOOL = "an integer", "a number", "a string", "true or false"
 ADDR = "an I2C address 0x08-0x77 (a number, or a string like \"0x76\")"
 POINTS = "a list of 2-%d [volts, value] pairs" % _MAX_POINTS
 
-# Chips and board models: lib/boardmodels.py.
+# Drivers: lib/drivers/registry.py; chips and board models: lib/boardmodels.py.
 PINS = ("sda", "scl", "led", "button")
-
-# driver -> (board it needs or None, ((param, kind or choices, default or REQUIRED
-# [, lowest, highest]), ...))
-DRIVERS = {
-    "adc": (None, (("pin", INT, REQUIRED), ("scale", NUM, 1.0), ("offset", NUM, 0.0),
-                   ("samples", INT, 8, 1, 256))),
-    "wave": ("unix", (("shape", ("sine", "triangle", "square", "saw"), "sine"),
-                      ("period_s", NUM, 3600.0, 1, _YEAR), ("amplitude", NUM, 1.0),
-                      ("offset", NUM, 0.0), ("phase_s", NUM, 0.0, -_YEAR, _YEAR))),
-    "replay": ("unix", (("file", STR, REQUIRED), ("column", INT, 0, 0, 255),
-                        ("loop", BOOL, True))),
-    # Register-level sensors (lib/drivers): several config sensors may read one chip.
-    "bme280": (None, (("quantity", ("temperature", "pressure", "humidity"), REQUIRED),
-                      ("addr", ADDR, 0x76))),
-    "sht4x": (None, (("quantity", ("temperature", "humidity"), REQUIRED), ("addr", ADDR, 0x44))),
-    "bh1750": (None, (("addr", ADDR, 0x23),)),
-    "ds18b20": (None, (("pin", INT, REQUIRED), ("rom", STR, None))),
-    "analog": (None, (("pin", INT, REQUIRED), ("samples", INT, 8, 1, 256), ("scale", NUM, 1.0),
-                      ("offset", NUM, 0.0), ("vmin", NUM, None), ("vmax", NUM, None),
-                      ("table", POINTS, None))),
-}
-_ADC_DRIVERS = ("adc", "analog")
-_I2C_DRIVERS = ("bme280", "sht4x", "bh1750")
+_KINDS = {"int": INT, "num": NUM, "str": STR, "bool": BOOL, "points": POINTS}
+_SHARED = {"adc": "an ADC input", "onewire": "a 1-Wire bus"}  # pins several sensors share
+# Battery sources are not sensor drivers (the sampler reads them apart, before the radio
+# is on): source -> (((param, kind or choices, default or REQUIRED[, lowest, highest]), ...),
+# the board it needs or None)
 BATTERY_SOURCES = {
-    "none": (None, ()),
-    "adc": (None, (("pin", INT, REQUIRED), ("ratio", NUM, 2.0, 1, 20),
-                   ("samples", INT, 16, 1, 256))),
-    "sim": ("unix", (("full_v", NUM, 4.2, 0, 100), ("empty_v", NUM, 3.3, 0, 100),
-                     ("hours", NUM, 72.0, 0.1, 87600))),
+    "none": ((), None),
+    "adc": ((("pin", INT, REQUIRED), ("ratio", NUM, 2.0, 1, 20), ("samples", INT, 16, 1, 256)),
+            None),
+    "sim": ((("full_v", NUM, 4.2, 0, 100), ("empty_v", NUM, 3.3, 0, 100),
+             ("hours", NUM, 72.0, 0.1, 87600)), "unix"),
 }
 BOARDS = ("esp32", "unix")
 # node health figures that can be sent as readings (config "health": {figure: slug})
@@ -591,9 +573,6 @@ def _power_bands(c, raw, base, battery):
     return out
 
 
-_SHARED = ("an ADC input", "a 1-Wire bus")  # the pin functions several sensors may share
-
-
 def _pins(c, raw, cfg):
     """Every GPIO the config uses serves one function, and a pin the user set on one of
     the chip's strapping pins is warned about: what is wired there can change how the
@@ -601,7 +580,7 @@ def _pins(c, raw, cfg):
     pins, sensors = cfg["pins"], cfg["sensors"]
     given = raw.get("pins") if type(raw.get("pins")) is dict else {}
     users = []  # (pin, path, function, set in the config)
-    if "sda" in given or "scl" in given or any(s["driver"] in _I2C_DRIVERS for s in sensors):
+    if "sda" in given or "scl" in given or any(_bus(s["driver"]) == "i2c" for s in sensors):
         users.append((pins["sda"], "pins.sda", "the I2C SDA pin", "sda" in given))
         users.append((pins["scl"], "pins.scl", "the I2C SCL pin", "scl" in given))
     users.append((pins["led"], "pins.led", "the status LED pin", "led" in given))
@@ -613,8 +592,7 @@ def _pins(c, raw, cfg):
         users.append((cfg["battery"]["pin"], "battery.pin", "the battery pin",
                       type(b) is dict and "pin" in b))
     for s in sensors:
-        what = (_SHARED[0] if s["driver"] in _ADC_DRIVERS
-                else _SHARED[1] if s["driver"] == "ds18b20" else None)
+        what = _SHARED.get(_bus(s["driver"]))
         if what:
             users.append((s.get("pin"), "sensors[%d].pin" % s["index"], what, True))
     strapping = CHIPS[cfg["chip"]].strapping if cfg["chip"] else ()
@@ -629,28 +607,51 @@ def _pins(c, raw, cfg):
                 c.warn(path, "GPIO %d is a strapping pin of the %s: if what is wired to it "
                        "pulls it high or low during a reset, the chip may not start the "
                        "firmware" % (pin, CHIPS[cfg["chip"]].name))
-        elif what != first[1] or what not in _SHARED:
+        elif what != first[1] or what not in _SHARED.values():
             c.err(path, "GPIO %d is already %s (%s)" % (pin, first[1], first[0]))
 
 
 def _source(c, table, name, board, path, what):
-    """Look up a driver or battery source; None when unknown or not on this board."""
+    """The entry of a driver or battery source (the board it needs last); None when
+    unknown."""
     if name is None:
         return None
     if name not in table:
         c.err(path, 'unknown %s "%s" (known: %s)' % (what, name, ", ".join(sorted(table))))
         return None
-    need, spec = table[name]
+    entry = table[name]
+    need = entry[-1]
     if need and board and need != board:
         c.err(path, '"%s" is only available on the %s board' % (name, need))
+    return entry
+
+
+def _bus(driver):
+    entry = DRIVERS.get(driver)
+    return entry[0] if entry else None
+
+
+def _driver_spec(entry):
+    """A registry entry's parameters as params() takes them: "quantity" first when the
+    chip measures several, then "addr" on I2C, then the driver's own."""
+    _, _, quantities, addr, _, params, _ = entry
+    spec = []
+    if quantities and len(quantities) > 1:
+        spec.append(("quantity", quantities, REQUIRED))
+    if addr is not None:
+        spec.append(("addr", ADDR, addr))
+    for p in params:
+        kind = p[1] if type(p[1]) is tuple else _KINDS[p[1]]
+        spec.append((p[0], kind, p[2] if len(p) > 2 else REQUIRED) + p[3:])
     return spec
 
 
 def _battery(c, raw, board, chip, model, cal):
     b = c.obj(raw, "battery", "battery", required=False) or {"source": "none"}
     out = {"source": c.field(b, "source", "battery.source", STR)}
-    spec = _source(c, BATTERY_SOURCES, out["source"], board, "battery.source", "battery source")
-    if spec is not None:
+    entry = _source(c, BATTERY_SOURCES, out["source"], board, "battery.source", "battery source")
+    if entry is not None:
+        spec = entry[0]
         if out["source"] == "adc" and model and model.battery_pin is not None:
             # the board's own divider, unless the config names another
             spec = (("pin", INT, model.battery_pin),
@@ -694,10 +695,12 @@ def _rom(c, rom, path):
 
 def _sensor_params(c, s, sensor, path, chip, cal):
     """The checks of one driver's parameters beyond their types."""
-    driver = sensor["driver"]
-    if driver in _ADC_DRIVERS:
+    driver, bus = sensor["driver"], _bus(sensor["driver"])
+    if bus == "adc":
         _adc_pin(c, sensor["pin"], chip, path + ".pin")
         sensor["cal"] = cal.get(sensor["pin"])
+    elif bus == "onewire":
+        _gpio(c, sensor["pin"], chip, path + ".pin", output=True)
     if driver == "analog":
         lo, hi = sensor["vmin"], sensor["vmax"]
         if sensor["table"] is not None and any(k in s for k in ("scale", "offset", "vmin", "vmax")):
@@ -705,7 +708,6 @@ def _sensor_params(c, s, sensor, path, chip, cal):
         elif _is_num(lo) and _is_num(hi) and not lo < hi:
             c.err(path + ".vmax", "must be above vmin")
     elif driver == "ds18b20":
-        _gpio(c, sensor["pin"], chip, path + ".pin", output=True)
         _rom(c, sensor["rom"], path + ".rom")
 
 
@@ -717,7 +719,7 @@ def _sensors(c, raw, board, base_dir, chip, cal):
     if len(items) > _MAX_SENSORS:
         c.err("sensors", "at most %d sensors fit the node's memory, got %d"
               % (_MAX_SENSORS, len(items)))
-    out, seen = [], {}
+    out, seen, specs = [], {}, {}
     for i, s in enumerate(items):
         # Each sensor's checks leave garbage between the sensors kept; collected at
         # once, MicroPython's heap stays in one piece (64 sensors validate in 72K of
@@ -745,8 +747,11 @@ def _sensors(c, raw, board, base_dir, chip, cal):
                 seen[(key, v)] = i
         sensor = {"index": i, "slug": slug, "uuid": uuid,
                   "driver": c.field(s, "driver", path + ".driver", STR)}
-        spec = _source(c, DRIVERS, sensor["driver"], board, path + ".driver", "driver")
-        if spec is not None:
+        entry = _source(c, DRIVERS, sensor["driver"], board, path + ".driver", "driver")
+        if entry is not None:
+            spec = specs.get(sensor["driver"])
+            if spec is None:
+                spec = specs[sensor["driver"]] = _driver_spec(entry)
             c.params(s, spec, path, sensor)
             _sensor_params(c, s, sensor, path, chip, cal)
             if sensor["driver"] == "replay":

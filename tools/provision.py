@@ -301,8 +301,9 @@ _number = _as(float, "a number")
 
 
 def _available(table, board):
-    """The names in a validator table (drivers, battery sources) this board can use."""
-    return [name for name, (need, _) in sorted(table.items()) if need in (None, board)]
+    """The names in a validator table (drivers, battery sources: the board an entry needs
+    last) this board can use."""
+    return [name for name, entry in sorted(table.items()) if entry[-1] in (None, board)]
 
 
 def _model(args):

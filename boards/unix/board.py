@@ -159,17 +159,19 @@ def sensor_driver(name):
 def i2c(spec):
     """The simulated I2C bus (i2csim) with the chip models of world.json "i2c",
     {"0x76": {"chip": "bme280", "adc": [adc_T, adc_P, adc_H]}, ...} (each model's
-    parameters; default: a BME280 at 0x76, an SHT4x at 0x44, a BH1750 at 0x23), and the
-    faults of "i2c_faults", [["0x44", "timeout", 2], ["0x76", "stuck"], ...], armed."""
+    parameters; default: every I2C driver's model at its default address), and the
+    faults of "i2c_faults", [["0x44", "timeout", 2], ["0x76", "stuck"], ...], armed. A
+    driver's model is chips/<driver>.py, its class named as the driver's."""
     import i2csim
+    from drivers.registry import DRIVERS
 
     bus = i2csim.I2C({})
-    chips = world().get("i2c") or {"0x76": {"chip": "bme280"}, "0x44": {"chip": "sht4x"},
-                                   "0x23": {"chip": "bh1750"}}
+    chips = world().get("i2c") or {"0x%02x" % e[3]: {"chip": name}
+                                   for name, e in DRIVERS.items() if e[0] == "i2c"}
     for addr, params in chips.items():
         params = dict(params)
         name = params.pop("chip")
-        cls = {"bme280": "BME280", "sht4x": "SHT4x", "bh1750": "BH1750"}[name]
+        cls = DRIVERS[name][1].rpartition(".")[2]
         bus.devices[int(addr, 16)] = getattr(__import__("chips." + name, None, None, (cls,)),
                                              cls)(**params)
     for fault in world().get("i2c_faults", ()):

@@ -307,3 +307,23 @@ def test_analog_linear_and_table():
     assert "outside the table's 0.500..3.000 V" in str(raises(ValueError, ntc.convert, 3.1))
     raises(ValueError, Table, [(1.0, 0.0)])
     raises(ValueError, Table, [(1.0, 0.0), (1.0, 5.0)])
+
+
+def test_the_registry_names_loadable_drivers_and_their_chip_models():
+    """Every entry of drivers/registry.py: its class loads; a chip on a bus has a model of
+    the same class name in chips/<driver>.py (the emulated board makes it by that name);
+    a board source is one of the emulated board's."""
+    import simsensors
+    from drivers.registry import DRIVERS
+
+    for name, (bus, path, quantities, addr, ms, params, board) in DRIVERS.items():
+        assert ms >= 0 and (addr is None) == (bus != "i2c"), name
+        if bus == "board":
+            assert path is None and board == "unix" and name in simsensors.DRIVERS, name
+            continue
+        mod, _, cls = path.rpartition(".")
+        assert hasattr(__import__(mod, None, None, (cls,)), cls), name
+        if bus == "adc":
+            continue
+        assert bus in ("i2c", "onewire") and quantities, name
+        assert hasattr(__import__("chips." + name, None, None, (cls,)), cls), name

@@ -190,6 +190,18 @@ def test_analog_sensors_and_the_battery_divider_with_calibration():
     assert abs(s.read_battery(1795760664) - (2.0 * 1.02 - 0.005) * 2) < 1e-9
 
 
+def test_only_the_drivers_the_config_uses_are_imported():
+    board = world(adc={"34": 1.5}, i2c={"0x23": {"chip": "bh1750"}})  # no SHT4x model: no crc8
+    sensors = [{"driver": "bh1750", "addr": 0x23},
+               {"driver": "adc", "pin": 34, "samples": 1, "scale": 1.0, "offset": 0.0,
+                "cal": None}]
+    _, st, spool, _ = run(board, config(sensors))
+    assert values(spool) == {0: LUX, 1: 1.5} and st.sensor_faults == 0
+    drivers = sorted(m for m in sys.modules if m.startswith("drivers."))
+    assert drivers == ["drivers.adc", "drivers.analog", "drivers.bh1750", "drivers.registry",
+                       "drivers.shared"], drivers
+
+
 def test_unload_gives_every_driver_and_bus_back():
     board = world()
     run(board, config(ALL))  # the names the modules intern stay: count them out
