@@ -44,6 +44,7 @@ DRIVERS = {
     "ds18b20": ("onewire", "drivers.ds18b20.DS18B20", ("temperature",), None, 750,
                 (("pin", INT), ("rom", STR, None)), None),
     "sht4x": ("i2c", "drivers.sht4x.SHT4x", ("temperature", "humidity"), 0x44, 20, (), None),
+    "tmp117": ("i2c", "drivers.tmp117.TMP117", ("temperature",), 0x48, 125, (), None),
     "wave": ("board", None, None, None, 0,
              (("shape", ("sine", "triangle", "square", "saw"), "sine"),
               ("period_s", NUM, 3600.0, 1, 31536000), ("amplitude", NUM, 1.0),
