@@ -2,9 +2,15 @@
 # Its frozen _boot.py mounts littlefs (formatting a blank flash), then runs boot.py
 # and main.py from it. Here the flash is an image file in the state folder.
 import os
+import sys
 
-import flashdev
-import vfs
+# Run as a script, this file puts its folder (the board's sources) first on sys.path: the
+# board's modules would be compiled from source in the node's heap at every wake. A
+# flashed board has them as .mpy, and so does the build on MICROPYPATH.
+sys.path.pop(0)
+
+import flashdev  # noqa: E402
+import vfs  # noqa: E402
 
 _state = os.getenv("SENSOCAN_STATE") or "state"
 _flash = flashdev.FlashImage(_state + "/flash.img")
@@ -23,8 +29,6 @@ del _fs, _state
 try:
     import boot  # noqa: E402,F401
 except Exception as e:
-    import sys
-
     sys.print_exception(e)
     os.putenv("MICROPYINSPECT", "1")
 else:
