@@ -22,8 +22,8 @@ def _finite(v):
 
 
 def _load(path):
-    """The class at "module.Class"."""
-    mod, _, name = path.rpartition(".")
+    """The class at ("module", "Class")."""
+    mod, name = path
     return getattr(__import__(mod, None, None, (name,)), name)
 
 

@@ -161,22 +161,24 @@ def i2c(spec):
     {"0x76": {"chip": "bme280", "adc": [adc_T, adc_P, adc_H]}, ...} (each model's
     parameters; default: every I2C driver's model at its default address), and the
     faults of "i2c_faults", [["0x44", "timeout", 2], ["0x76", "stuck"], ...], armed. A
-    driver's model is chips/<driver>.py, its class named as the driver's."""
+    driver's model is chips/<driver>.py, its class named as the driver's; it is made
+    when the sampler first talks to it."""
     import i2csim
     from drivers.registry import DRIVERS
 
-    bus = i2csim.I2C({})
     chips = world().get("i2c") or {"0x%02x" % e[3]: {"chip": name}
                                    for name, e in DRIVERS.items() if e[0] == "i2c"}
-    for addr, params in chips.items():
-        params = dict(params)
-        name = params.pop("chip")
-        cls = DRIVERS[name][1].rpartition(".")[2]
-        bus.devices[int(addr, 16)] = getattr(__import__("chips." + name, None, None, (cls,)),
-                                             cls)(**params)
+    bus = i2csim.I2C({}, {int(addr, 16): _maker(DRIVERS, dict(params))
+                          for addr, params in chips.items()})
     for fault in world().get("i2c_faults", ()):
         bus.inject(int(fault[0], 16), *fault[1:])
     return bus
+
+
+def _maker(drivers, params):
+    name = params.pop("chip")
+    cls = drivers[name][1][1]
+    return lambda: getattr(__import__("chips." + name, None, None, (cls,)), cls)(**params)
 
 
 def i2c_recover(bus):

@@ -3,9 +3,8 @@
 The validator (lib/config.py) checks a sensor's parameters against its entry, the sampler
 (firmware/sampler.py) opens the driver by it, the emulated board (boards/unix) puts the
 driver's chip model on its simulated bus at the default address, tools/battery_life.py
-counts the measurement time. Plain literal tuples, importing no driver: frozen in a
-firmware they stay in flash, and the sampler reads this module without loading the
-drivers the config does not use. Host tools import it under CPython.
+counts the measurement time. Plain tuples that import no driver: the sampler reads them
+without loading the drivers the config does not use, and host tools under CPython.
 
 An entry, by position:
   bus         "i2c": the class is made as cls(i2c, addr); "onewire": cls(bus, rom ROM
@@ -13,7 +12,7 @@ An entry, by position:
               pin and ROM) share its measurement a round (drivers/shared.py).
               "adc": cls(board, sensor config). "board": the board's own signal source,
               board.sensor_driver(name)(board, sensor config), on the emulated board only
-  driver      "module.Class"; None for a board source
+  driver      ("module", "Class"); None for a board source
   quantities  what measure() returns, in order: a tuple of them, or one value when a
               single name is given (or None: what the config's scaling makes of it).
               With more than one, the config's "quantity" picks it (validated)
@@ -31,20 +30,20 @@ An entry, by position:
 INT, NUM, STR, BOOL, POINTS = "int", "num", "str", "bool", "points"
 
 DRIVERS = {
-    "adc": ("adc", "drivers.adc.Analog", None, None, 1,
+    "adc": ("adc", ("drivers.adc", "Analog"), None, None, 1,
             (("pin", INT), ("scale", NUM, 1.0), ("offset", NUM, 0.0),
              ("samples", INT, 8, 1, 256)), None),
-    "analog": ("adc", "drivers.adc.Analog", None, None, 1,
+    "analog": ("adc", ("drivers.adc", "Analog"), None, None, 1,
                (("pin", INT), ("samples", INT, 8, 1, 256), ("scale", NUM, 1.0),
                 ("offset", NUM, 0.0), ("vmin", NUM, None), ("vmax", NUM, None),
                 ("table", POINTS, None)), None),
-    "bh1750": ("i2c", "drivers.bh1750.BH1750", ("illuminance",), 0x23, 180, (), None),
-    "bme280": ("i2c", "drivers.bme280.BME280", ("temperature", "pressure", "humidity"),
+    "bh1750": ("i2c", ("drivers.bh1750", "BH1750"), ("illuminance",), 0x23, 180, (), None),
+    "bme280": ("i2c", ("drivers.bme280", "BME280"), ("temperature", "pressure", "humidity"),
                0x76, 12, (), None),
-    "ds18b20": ("onewire", "drivers.ds18b20.DS18B20", ("temperature",), None, 750,
+    "ds18b20": ("onewire", ("drivers.ds18b20", "DS18B20"), ("temperature",), None, 750,
                 (("pin", INT), ("rom", STR, None)), None),
-    "sht4x": ("i2c", "drivers.sht4x.SHT4x", ("temperature", "humidity"), 0x44, 20, (), None),
-    "tmp117": ("i2c", "drivers.tmp117.TMP117", ("temperature",), 0x48, 125, (), None),
+    "sht4x": ("i2c", ("drivers.sht4x", "SHT4x"), ("temperature", "humidity"), 0x44, 20, (), None),
+    "tmp117": ("i2c", ("drivers.tmp117", "TMP117"), ("temperature",), 0x48, 125, (), None),
     "wave": ("board", None, None, None, 0,
              (("shape", ("sine", "triangle", "square", "saw"), "sine"),
               ("period_s", NUM, 3600.0, 1, 31536000), ("amplitude", NUM, 1.0),

@@ -196,6 +196,9 @@ def test_a_driver_added_to_the_registry_is_sampled_from_the_default_world():
     s, st, spool, _ = run(world(), config([{"driver": "tmp117", "addr": 0x48},
                                            {"driver": "tmp117", "addr": 0x49}]))
     assert values(spool) == {0: 25.0} and st.sensor_faults == 1  # nothing at 0x49
+    # the models nothing talked to were never made, nor their modules loaded
+    assert list(s.i2c.devices) == [0x48] and sorted(s.i2c.makers) == [0x23, 0x44, 0x76]
+    assert "chips.tmp117" in sys.modules and "chips.bme280" not in sys.modules
 
 
 def test_only_the_drivers_the_config_uses_are_imported():
@@ -238,7 +241,7 @@ def test_the_registry_names_loadable_drivers_and_their_chip_models():
         if bus == "board":
             assert path is None and board == "unix" and name in simsensors.DRIVERS, name
             continue
-        mod, _, cls = path.rpartition(".")
+        mod, cls = path
         assert hasattr(__import__(mod, None, None, (cls,)), cls), name
         if bus == "adc":
             continue
