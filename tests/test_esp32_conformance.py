@@ -134,13 +134,10 @@ EXTRA = [{"slug": s["slug"], "uuid": "00000000-0000-0000-0001-%012d" % i}
 
 
 def chip_kit(tmp_path, **kw):
-    """A node with the CHIPS sensors on the emulated board's default chip models. Its
-    heap is 128K, above the simulator's NODE_HEAP: on the 64-bit unix port the simulated buses'
-    chip models (register maps, i2csim) take 20K beside the drivers, RAM a real node
-    does not spend."""
-    kit = Kit(tmp_path, extra_sensors=EXTRA, **kw)
-    kit.sim.heap = "128K"
-    return kit
+    """A node with the CHIPS sensors on the emulated board's default chip models, in the
+    node's heap (an ESP32's on the 32-bit port), the chip models and simulated buses in
+    it too."""
+    return Kit(tmp_path, extra_sensors=EXTRA, **kw)
 
 
 def until_upload(kit, runs):
