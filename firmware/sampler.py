@@ -6,28 +6,24 @@ A sensor that fails is logged and counted; it never stops the others. Config sen
 on one chip (a BME280's temperature, pressure and humidity) share one measurement a
 round (drivers/shared.py); when it fails, each of them counts a fault. An I2C timeout
 gets one bus recovery a round (a sensor may hold SDA low), then the read is retried.
+How each driver is made comes from drivers/registry.py; only the modules of the drivers
+the config uses are imported.
 """
 
 import errno
 import sys
 
 import log
-
-_LIB_DRIVERS = {"adc": ("drivers.adc", "Analog"), "analog": ("drivers.adc", "Analog")}
-# chip drivers: module, class, the quantities measure() returns, in order (None: one value)
-_CHIPS = {
-    "bme280": ("drivers.bme280", "BME280", ("temperature", "pressure", "humidity")),
-    "sht4x": ("drivers.sht4x", "SHT4x", ("temperature", "humidity")),
-    "bh1750": ("drivers.bh1750", "BH1750", None),
-    "ds18b20": ("drivers.ds18b20", "DS18B20", None),
-}
+from drivers.registry import DRIVERS
 
 
 def _finite(v):
     return v == v and v - v == 0
 
 
-def _load(mod, name):
+def _load(path):
+    """The class at ("module", "Class")."""
+    mod, name = path
     return getattr(__import__(mod, None, None, (name,)), name)
 
 
@@ -52,28 +48,30 @@ class Sampler:
             self.battery = self._open(board, "battery_" + bat["source"], bat, "battery")
 
     def _open(self, board, driver, spec, where):
+        """A config sensor's driver (or the battery's); None when it cannot start."""
         try:
-            cls = board.sensor_driver(driver)
-            if cls is None:
-                if driver in _CHIPS:
-                    return self._chip(driver, spec)
-                cls = _load(*_LIB_DRIVERS[driver])
-            return cls(board, spec)
+            entry = DRIVERS.get(driver)
+            bus = entry[0] if entry else "board"  # a battery source of the board's own
+            if bus == "board":
+                return board.sensor_driver(driver)(board, spec)
+            if bus == "adc":
+                return _load(entry[1])(board, spec)
+            return self._chip(driver, entry, spec)
         except Exception as e:
             log.warn("%s (%s): cannot start: %s" % (where, driver, e))
             self.st.sensor_faults += 1
             return None
 
-    def _chip(self, driver, spec):
+    def _chip(self, driver, entry, spec):
         """The config sensor's quantity on its chip, the chip shared by every sensor on it."""
         from drivers.shared import Chip, Quantity
 
-        mod, name, quantities = _CHIPS[driver]
-        on_i2c = driver != "ds18b20"
+        bus, path, quantities = entry[:3]
+        on_i2c = bus == "i2c"
         key = (driver, spec["addr"]) if on_i2c else (driver, spec["pin"], spec["rom"])
         chip = self.chips.get(key)
         if chip is None:
-            cls = _load(mod, name)
+            cls = _load(path)
             if on_i2c:
                 chip = Chip(lambda: cls(self._i2c(), spec["addr"]), True)
             else:
@@ -82,7 +80,8 @@ class Sampler:
                 rom = spec["rom"] and binascii.unhexlify(spec["rom"])
                 chip = Chip(lambda: cls(self._onewire(spec["pin"]), rom), False)
             self.chips[key] = chip
-        return Quantity(chip, quantities.index(spec["quantity"]) if quantities else None)
+        many = len(quantities) > 1  # measure() returns them all, in this order
+        return Quantity(chip, quantities.index(spec["quantity"]) if many else None)
 
     def _i2c(self):
         if self.i2c is None:

@@ -13,6 +13,9 @@ import gc
 import json
 import os
 
+from boardmodels import BOARD_MODELS, CHIPS
+from drivers.registry import DRIVERS
+
 # The sensor table, the normalised config and a wake's readings must fit the node's heap.
 # What the node's heap holds for sensors, in thousandths of what fits with 10 % to spare
 # in an ESP32's 111,936 bytes, measured on the 32-bit unix port (make bench, table "A
@@ -27,7 +30,6 @@ _MAX_SENSORS = _BUDGET // _WEIGHT
 _MAX_POINTS = 16  # an analog table: a handful of points describes a calibration curve
 _DAY = 86400
 _WEEK = 604800  # in ms (sleep times) still below 2^30: a small int on the ESP32
-_YEAR = 31536000
 _HEX = "0123456789abcdef"
 _DIGITS = _HEX[:10]
 _SLUG_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
@@ -37,75 +39,19 @@ INT, NUM, STR, BOOL = "an integer", "a number", "a string", "true or false"
 ADDR = "an I2C address 0x08-0x77 (a number, or a string like \"0x76\")"
 POINTS = "a list of 2-%d [volts, value] pairs" % _MAX_POINTS
 
-# Chips: (name, GPIOs, reserved for the SPI flash, input only, ADC1, ADC2, strapping
-# pins), from the datasheets' pin tables: ESP32 §2.2, §2.4 and §4.1.2 (ADC2 cannot be
-# used with Wi-Fi on: micropython-facts A1), ESP32-S3 §2.3 and §2.6 (ADC1 GPIO1-10,
-# ADC2 GPIO11-20; 26-32 flash, 33-37 octal PSRAM on R8 modules), ESP32-C3 §2.3 and §2.4
-# (ADC1 GPIO0-4, ADC2 GPIO5; 12-17 flash). Ranges are (first, last) pairs.
-CHIPS = {
-    "esp32": ("ESP32", ((0, 19), (21, 23), (25, 27), (32, 39)), ((6, 11),), ((34, 39),),
-              ((32, 39),), ((0, 0), (2, 2), (4, 4), (12, 15), (25, 27)),
-              ((0, 0), (2, 2), (5, 5), (12, 12), (15, 15))),
-    "esp32s3": ("ESP32-S3", ((0, 21), (26, 48)), ((26, 37),), (), ((1, 10),), ((11, 20),),
-                ((0, 0), (3, 3), (45, 46))),
-    "esp32c3": ("ESP32-C3", ((0, 21),), ((12, 17),), (), ((0, 4),), ((5, 5),),
-                ((2, 2), (8, 9))),
-}
-# Board models: chip, I2C SDA and SCL, status LED (None: none that is a plain LED) and
-# whether it lights when driven low, the button read as the safe-mode pin, the battery
-# divider's ADC pin and ratio (R1+R2)/R2, and deep-sleep current of the bare board in µA.
-BOARD_MODELS = {
-    # Espressif ESP32-DevKitC V4: no user LED (power LED only), BOOT button GPIO0; I2C on
-    # the Arduino core's default 21/22. Sleep current: estimate (AMS1117 regulator,
-    # USB-UART bridge and power LED stay powered; a DOIT DevKit V1 was measured at
-    # 17 mA, blog.altholtmann.com/en/consumption-esp-wifi-battery).
-    "esp32_devkitc": ("esp32", 21, 22, None, False, 0, None, None, 10000),
-    # Wemos LOLIN D32: LED GPIO5, battery on GPIO35 through 100k/100k (arduino-esp32
-    # variants/d32/pins_arduino.h: LED_BUILTIN 5, _VBAT 35); no BOOT button (auto-reset
-    # circuit only). Sleep current: estimate from its predecessor LOLIN32 V1.0.0, 130 µA
-    # measured on battery (github.com/grillbaer/esp32-power-consumption-test).
-    "lolin_d32": ("esp32", 21, 22, 5, True, None, 35, 2.0, 130),
-    # DFRobot FireBeetle ESP32 (DFR0478): LED GPIO2 (D9, lit when high), BOOT button
-    # GPIO0; battery sensing needs an external divider (no default). 10 µA measured in
-    # deep sleep (lucidar.me/en/esp32/power-consumption-of-esp32-firebeetle-dfr0478/).
-    "firebeetle_esp32": ("esp32", 21, 22, 2, False, 0, None, None, 10),
-    # Espressif ESP32-S3-DevKitC-1: the RGB LED (GPIO48 or 38) is addressable, not a
-    # plain LED; BOOT button GPIO0; I2C on the Arduino core's default 8/9. Estimate.
-    "esp32s3_devkitc": ("esp32s3", 8, 9, None, False, 0, None, None, 10000),
-    # Espressif ESP32-C3-DevKitM-1: the RGB LED (GPIO8) is addressable; BOOT button GPIO9;
-    # GPIO8/9 are taken by LED and button, so I2C is put on 6/7. Estimate.
-    "esp32c3_devkitm": ("esp32c3", 6, 7, None, False, 9, None, None, 10000),
-}
+# Drivers: lib/drivers/registry.py; chips and board models: lib/boardmodels.py.
 PINS = ("sda", "scl", "led", "button")
-
-# driver -> (board it needs or None, ((param, kind or choices, default or REQUIRED
-# [, lowest, highest]), ...))
-DRIVERS = {
-    "adc": (None, (("pin", INT, REQUIRED), ("scale", NUM, 1.0), ("offset", NUM, 0.0),
-                   ("samples", INT, 8, 1, 256))),
-    "wave": ("unix", (("shape", ("sine", "triangle", "square", "saw"), "sine"),
-                      ("period_s", NUM, 3600.0, 1, _YEAR), ("amplitude", NUM, 1.0),
-                      ("offset", NUM, 0.0), ("phase_s", NUM, 0.0, -_YEAR, _YEAR))),
-    "replay": ("unix", (("file", STR, REQUIRED), ("column", INT, 0, 0, 255),
-                        ("loop", BOOL, True))),
-    # Register-level sensors (lib/drivers): several config sensors may read one chip.
-    "bme280": (None, (("quantity", ("temperature", "pressure", "humidity"), REQUIRED),
-                      ("addr", ADDR, 0x76))),
-    "sht4x": (None, (("quantity", ("temperature", "humidity"), REQUIRED), ("addr", ADDR, 0x44))),
-    "bh1750": (None, (("addr", ADDR, 0x23),)),
-    "ds18b20": (None, (("pin", INT, REQUIRED), ("rom", STR, None))),
-    "analog": (None, (("pin", INT, REQUIRED), ("samples", INT, 8, 1, 256), ("scale", NUM, 1.0),
-                      ("offset", NUM, 0.0), ("vmin", NUM, None), ("vmax", NUM, None),
-                      ("table", POINTS, None))),
-}
-_ADC_DRIVERS = ("adc", "analog")
-_I2C_DRIVERS = ("bme280", "sht4x", "bh1750")
+_KINDS = {"int": INT, "num": NUM, "str": STR, "bool": BOOL, "points": POINTS}
+_SHARED = {"adc": "an ADC input", "onewire": "a 1-Wire bus"}  # pins several sensors share
+# Battery sources are not sensor drivers (the sampler reads them apart, before the radio
+# is on): source -> (((param, kind or choices, default or REQUIRED[, lowest, highest]), ...),
+# the board it needs or None)
 BATTERY_SOURCES = {
-    "none": (None, ()),
-    "adc": (None, (("pin", INT, REQUIRED), ("ratio", NUM, 2.0, 1, 20),
-                   ("samples", INT, 16, 1, 256))),
-    "sim": ("unix", (("full_v", NUM, 4.2, 0, 100), ("empty_v", NUM, 3.3, 0, 100),
-                     ("hours", NUM, 72.0, 0.1, 87600))),
+    "none": ((), None),
+    "adc": ((("pin", INT, REQUIRED), ("ratio", NUM, 2.0, 1, 20), ("samples", INT, 16, 1, 256)),
+            None),
+    "sim": ((("full_v", NUM, 4.2, 0, 100), ("empty_v", NUM, 3.3, 0, 100),
+             ("hours", NUM, 72.0, 0.1, 87600)), "unix"),
 }
 BOARDS = ("esp32", "unix")
 # node health figures that can be sent as readings (config "health": {figure: slug})
@@ -447,8 +393,9 @@ def _model(c, raw, board, cfg):
                    "esp32_devkitc" if board == "esp32" else None)
     model = BOARD_MODELS.get(name)
     cfg["board_model"] = name if model else None
-    cfg["chip"] = chip = model[0] if model else None
-    pins = dict(zip(PINS, (model[1], model[2], model[3], model[5]) if model else (None,) * 4))
+    cfg["chip"] = chip = model.chip if model else None
+    pins = dict(zip(PINS, (model.sda, model.scl, model.led, model.button) if model
+                    else (None,) * 4))
     over = c.obj(raw, "pins", "pins", required=False)
     for key in sorted(over):
         if key not in PINS:
@@ -459,7 +406,7 @@ def _model(c, raw, board, cfg):
         _gpio(c, pins[key], chip, "pins." + key, output=key != "button")
     cfg["pins"] = pins
     # a LED given in the config is taken as lit when high
-    cfg["led_active_low"] = bool(model and model[4] and pins["led"] == model[3])
+    cfg["led_active_low"] = bool(model and model.led_active_low and pins["led"] == model.led)
     return model
 
 
@@ -472,13 +419,13 @@ def _gpio(c, pin, chip, path, output=False):
             return True
         c.err(path, "expected a GPIO number 0-39, got %d" % pin)
         return False
-    name, gpios, flash, inputs = CHIPS[chip][:4]
-    if not _within(pin, gpios):
-        c.err(path, "the %s has no GPIO %d" % (name, pin))
-    elif _within(pin, flash):
-        c.err(path, "GPIO %d is wired to the flash or PSRAM on the %s" % (pin, name))
-    elif output and _within(pin, inputs):
-        c.err(path, "GPIO %d is input only on the %s" % (pin, name))
+    spec = CHIPS[chip]
+    if not _within(pin, spec.gpios):
+        c.err(path, "the %s has no GPIO %d" % (spec.name, pin))
+    elif _within(pin, spec.flash):
+        c.err(path, "GPIO %d is wired to the flash or PSRAM on the %s" % (pin, spec.name))
+    elif output and _within(pin, spec.input_only):
+        c.err(path, "GPIO %d is input only on the %s" % (pin, spec.name))
     else:
         return True
     return False
@@ -635,9 +582,6 @@ def _power_bands(c, raw, base, battery):
     return out
 
 
-_SHARED = ("an ADC input", "a 1-Wire bus")  # the pin functions several sensors may share
-
-
 def _pins(c, raw, cfg):
     """Every GPIO the config uses serves one function, and a pin the user set on one of
     the chip's strapping pins is warned about: what is wired there can change how the
@@ -645,7 +589,7 @@ def _pins(c, raw, cfg):
     pins, sensors = cfg["pins"], cfg["sensors"]
     given = raw.get("pins") if type(raw.get("pins")) is dict else {}
     users = []  # (pin, path, function, set in the config)
-    if "sda" in given or "scl" in given or any(s["driver"] in _I2C_DRIVERS for s in sensors):
+    if "sda" in given or "scl" in given or any(_bus(s["driver"]) == "i2c" for s in sensors):
         users.append((pins["sda"], "pins.sda", "the I2C SDA pin", "sda" in given))
         users.append((pins["scl"], "pins.scl", "the I2C SCL pin", "scl" in given))
     users.append((pins["led"], "pins.led", "the status LED pin", "led" in given))
@@ -657,11 +601,10 @@ def _pins(c, raw, cfg):
         users.append((cfg["battery"]["pin"], "battery.pin", "the battery pin",
                       type(b) is dict and "pin" in b))
     for s in sensors:
-        what = (_SHARED[0] if s["driver"] in _ADC_DRIVERS
-                else _SHARED[1] if s["driver"] == "ds18b20" else None)
+        what = _SHARED.get(_bus(s["driver"]))
         if what:
             users.append((s.get("pin"), "sensors[%d].pin" % s["index"], what, True))
-    strapping = CHIPS[cfg["chip"]][6] if cfg["chip"] else ()
+    strapping = CHIPS[cfg["chip"]].strapping if cfg["chip"] else ()
     seen = {}
     for pin, path, what, own in users:
         if not _is_int(pin):
@@ -672,32 +615,56 @@ def _pins(c, raw, cfg):
             if own and _within(pin, strapping):
                 c.warn(path, "GPIO %d is a strapping pin of the %s: if what is wired to it "
                        "pulls it high or low during a reset, the chip may not start the "
-                       "firmware" % (pin, CHIPS[cfg["chip"]][0]))
-        elif what != first[1] or what not in _SHARED:
+                       "firmware" % (pin, CHIPS[cfg["chip"]].name))
+        elif what != first[1] or what not in _SHARED.values():
             c.err(path, "GPIO %d is already %s (%s)" % (pin, first[1], first[0]))
 
 
 def _source(c, table, name, board, path, what):
-    """Look up a driver or battery source; None when unknown or not on this board."""
+    """The entry of a driver or battery source (the board it needs last); None when
+    unknown."""
     if name is None:
         return None
     if name not in table:
         c.err(path, 'unknown %s "%s" (known: %s)' % (what, name, ", ".join(sorted(table))))
         return None
-    need, spec = table[name]
+    entry = table[name]
+    need = entry[-1]
     if need and board and need != board:
         c.err(path, '"%s" is only available on the %s board' % (name, need))
+    return entry
+
+
+def _bus(driver):
+    entry = DRIVERS.get(driver)
+    return entry[0] if entry else None
+
+
+def _driver_spec(entry):
+    """A registry entry's parameters as params() takes them: "quantity" first when the
+    chip measures several, then "addr" on I2C, then the driver's own."""
+    _, _, quantities, addr, _, params, _ = entry
+    spec = []
+    if quantities and len(quantities) > 1:
+        spec.append(("quantity", quantities, REQUIRED))
+    if addr is not None:
+        spec.append(("addr", ADDR, addr))
+    for p in params:
+        kind = p[1] if type(p[1]) is tuple else _KINDS[p[1]]
+        spec.append((p[0], kind, p[2] if len(p) > 2 else REQUIRED) + p[3:])
     return spec
 
 
 def _battery(c, raw, board, chip, model, cal):
     b = c.obj(raw, "battery", "battery", required=False) or {"source": "none"}
     out = {"source": c.field(b, "source", "battery.source", STR)}
-    spec = _source(c, BATTERY_SOURCES, out["source"], board, "battery.source", "battery source")
-    if spec is not None:
-        if out["source"] == "adc" and model and model[6] is not None:
+    entry = _source(c, BATTERY_SOURCES, out["source"], board, "battery.source", "battery source")
+    if entry is not None:
+        spec = entry[0]
+        if out["source"] == "adc" and model and model.battery_pin is not None:
             # the board's own divider, unless the config names another
-            spec = (("pin", INT, model[6]), ("ratio", NUM, model[7], 1, 20)) + spec[2:]
+            spec = (("pin", INT, model.battery_pin),
+                    ("ratio", NUM, model.battery_ratio, 1, 20)) + spec[2:]
         c.params(b, spec, "battery", out)
         if out["source"] == "adc":
             _adc_pin(c, out["pin"], chip, "battery.pin")
@@ -709,7 +676,7 @@ def _battery(c, raw, board, chip, model, cal):
 def _adc_pin(c, pin, chip, path):
     if not _gpio(c, pin, chip, path) or chip is None:
         return
-    name, adc1, adc2 = CHIPS[chip][0], CHIPS[chip][4], CHIPS[chip][5]
+    name, adc1, adc2 = CHIPS[chip].name, CHIPS[chip].adc1, CHIPS[chip].adc2
     if _within(pin, adc1):
         return
     span = "%d-%d" % adc1[0] + ("" if chip == "esp32" else " on the " + name)
@@ -737,10 +704,12 @@ def _rom(c, rom, path):
 
 def _sensor_params(c, s, sensor, path, chip, cal):
     """The checks of one driver's parameters beyond their types."""
-    driver = sensor["driver"]
-    if driver in _ADC_DRIVERS:
+    driver, bus = sensor["driver"], _bus(sensor["driver"])
+    if bus == "adc":
         _adc_pin(c, sensor["pin"], chip, path + ".pin")
         sensor["cal"] = cal.get(sensor["pin"])
+    elif bus == "onewire":
+        _gpio(c, sensor["pin"], chip, path + ".pin", output=True)
     if driver == "analog":
         lo, hi = sensor["vmin"], sensor["vmax"]
         if sensor["table"] is not None and any(k in s for k in ("scale", "offset", "vmin", "vmax")):
@@ -748,7 +717,6 @@ def _sensor_params(c, s, sensor, path, chip, cal):
         elif _is_num(lo) and _is_num(hi) and not lo < hi:
             c.err(path + ".vmax", "must be above vmin")
     elif driver == "ds18b20":
-        _gpio(c, sensor["pin"], chip, path + ".pin", output=True)
         _rom(c, sensor["rom"], path + ".rom")
 
 
@@ -760,7 +728,7 @@ def _sensors(c, raw, board, base_dir, chip, cal):
     if len(items) > _MAX_SENSORS:
         c.err("sensors", "at most %d sensors fit the node's memory, got %d"
               % (_MAX_SENSORS, len(items)))
-    out, seen = [], {}
+    out, seen, specs = [], {}, {}
     for i, s in enumerate(items):
         # Each sensor's checks leave garbage between the sensors kept; collected at
         # once, MicroPython's heap stays in one piece (64 sensors validate in 72K of
@@ -788,8 +756,11 @@ def _sensors(c, raw, board, base_dir, chip, cal):
                 seen[(key, v)] = i
         sensor = {"index": i, "slug": slug, "uuid": uuid,
                   "driver": c.field(s, "driver", path + ".driver", STR)}
-        spec = _source(c, DRIVERS, sensor["driver"], board, path + ".driver", "driver")
-        if spec is not None:
+        entry = _source(c, DRIVERS, sensor["driver"], board, path + ".driver", "driver")
+        if entry is not None:
+            spec = specs.get(sensor["driver"])
+            if spec is None:
+                spec = specs[sensor["driver"]] = _driver_spec(entry)
             c.params(s, spec, path, sensor)
             _sensor_params(c, s, sensor, path, chip, cal)
             if sensor["driver"] == "replay":

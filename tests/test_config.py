@@ -56,7 +56,7 @@ CASES = [
     (dict(sensors=[{"driver": "wave"}, {"slug": "x", "driver": "nope"},
                    {"slug": "x", "driver": "wave", "shape": "blob", "period": 3}]),
      ["sensors[0]: needs a slug or a uuid (or both)",
-      'sensors[1].driver: unknown driver "nope" (known: adc, analog, bh1750, bme280, ds18b20, replay, sht4x, wave)',
+      'sensors[1].driver: unknown driver "nope" (known: adc, analog, bh1750, bme280, ds18b20, replay, sht4x, tmp117, wave)',
       'sensors[2].slug: "x" is already used by sensors[1]',
       'sensors[2].shape: expected one of "sine", "triangle", "square", "saw", got "blob"',
       "sensors[2].period: unknown setting"]),

@@ -59,6 +59,14 @@ CASES = [
       'sensors[2].addr: expected an I2C address 0x08-0x77 (a number, or a string like '
       '"0x76"), got "zz"',
       "sensors[3].mode: unknown setting"]),
+    # a new I2C driver gets "addr" and the I2C pins' checks from its registry entry alone
+    (esp32(sensors=[{"slug": "a", "driver": "tmp117", "quantity": "temperature"},
+                    {"slug": "b", "driver": "tmp117", "addr": 0x80},
+                    {"slug": "c", "driver": "ds18b20", "pin": 22}]),
+     ["sensors[0].quantity: unknown setting",
+      "sensors[1].addr: expected an I2C address 0x08-0x77 (a number, or a string like "
+      '"0x76"), got 128',
+      "sensors[2].pin: GPIO 22 is already the I2C SCL pin (pins.scl)"]),
     (base(sensors=[{"slug": "a", "driver": "ds18b20", "pin": 4, "rom": "28ff"},
                    {"slug": "b", "driver": "ds18b20", "pin": 4, "rom": "2801000000000000"},
                    {"slug": "c", "driver": "ds18b20"}]),
@@ -132,9 +140,12 @@ def test_chip_sensors_and_calibration_are_normalised(tmp_path):
                  {"slug": "l", "driver": "bh1750", "addr": 92},
                  {"slug": "w", "driver": "ds18b20", "pin": 4, "rom": rom.hex().upper()},
                  {"slug": "m", "driver": "analog", "pin": 34, "table": [[0.5, 100], [2.5, 0]]},
-                 {"slug": "p", "driver": "adc", "pin": 35}]))
+                 {"slug": "p", "driver": "adc", "pin": 35},
+                 {"slug": "q", "driver": "tmp117"},
+                 {"slug": "r", "driver": "tmp117", "addr": "0x4B"}]))
     s = cfg["sensors"]
     assert (s[0]["addr"], s[1]["addr"], s[2]["addr"]) == (0x77, 0x44, 0x5C)
+    assert (s[6]["addr"], s[7]["addr"]) == (0x48, 0x4B)  # the TMP117's default, ADD0 to SCL
     assert s[3]["rom"] == rom.hex().upper()
     assert s[4]["table"] == [[0.5, 100.0], [2.5, 0.0]]
     assert s[4]["cal"] == pytest.approx([1.02, -5000.0]) and s[5]["cal"] is None
@@ -142,17 +153,18 @@ def test_chip_sensors_and_calibration_are_normalised(tmp_path):
 
 
 def test_every_board_model_is_consistent_with_its_chip():
-    for name, (chip, sda, scl, led, low, button, bat, ratio, sleep_ua) in (
-            config.BOARD_MODELS.items()):
+    for name, m in config.BOARD_MODELS.items():
         c = config._Checker(None)
-        for pin, output in ((sda, True), (scl, True), (led, True), (button, False)):
+        for pin, output in ((m.sda, True), (m.scl, True), (m.led, True), (m.button, False)):
             if pin is not None:
-                assert config._gpio(c, pin, chip, name, output), c.errors
-        if bat is not None:
-            config._adc_pin(c, bat, chip, name)
-            assert ratio > 1
-        assert c.errors == [] and sleep_ua > 0 and sda != scl
-    assert config.BOARD_MODELS["lolin_d32"][6:8] == (35, 2.0)
+                assert config._gpio(c, pin, m.chip, name, output), c.errors
+        if m.battery_pin is not None:
+            config._adc_pin(c, m.battery_pin, m.chip, name)
+            assert m.battery_ratio > 1
+        assert c.errors == [] and m.sleep_ua > 0 and m.sda != m.scl
+    lolin = config.BOARD_MODELS["lolin_d32"]
+    assert (lolin.battery_pin, lolin.battery_ratio, lolin.led, lolin.led_active_low) == (
+        35, 2.0, 5, True)
 
 
 def test_ds18b20s_sharing_a_pin_must_each_name_their_rom():

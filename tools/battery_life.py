@@ -25,6 +25,7 @@ from tools import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import config  # noqa: E402  (the device's validator and board models)
+from drivers.registry import DRIVERS  # noqa: E402  (what each driver waits for a measurement)
 
 # Currents in mA from the ESP32 Series Datasheet v3.5 (Espressif), at 3.3 V, 25 °C:
 # §3.7 "RTC and Low-Power Management", Table 6 "Power Consumption by Power Modes", and
@@ -43,10 +44,6 @@ JOIN_MS = 1500     # Wi-Fi join: cached channel and BSSID, WPA2 handshake, DHCP
 NTP_MS = 150       # one NTP exchange when the link comes up
 TLS_MS = 1000      # TCP connect and TLS handshake (ECDHE and certificate check on the CPU)
 REQUEST_MS = 250   # one HTTP request and its reply, round trip and server time
-# What the drivers wait for one measurement (lib/drivers: _MEAS_MS, a DS18B20's 750 ms
-# conversion at 12 bits); sensors on one chip share a measurement.
-SENSOR_MS = {"bme280": 12, "sht4x": 20, "bh1750": 180, "ds18b20": 750, "analog": 1,
-             "adc": 1, "wave": 0, "replay": 0}
 
 # Bytes the client sends, measured against the mock (server.wire.bytes_in): about 300
 # per request (request line, headers, body framing) and 78 per reading (a batch item
@@ -67,19 +64,24 @@ class Problem(cli.ToolError):
 
 
 def _chips(sensors):
-    """The measurements one sampling round makes: (driver, chip key) once each."""
+    """The measurements one sampling round makes: (driver, chip key) once each, as the
+    sampler shares a chip's measurement between its sensors (I2C: by address; 1-Wire: by
+    pin and ROM code)."""
     seen = []
     for s in sensors:
-        d = s.get("driver")
-        key = (d, s.get("addr") if d in ("bme280", "sht4x", "bh1750") else s.get("index"))
+        d = s["driver"]
+        bus = DRIVERS[d][0]
+        key = (d, s["addr"] if bus == "i2c" else (s["pin"], s["rom"]) if bus == "onewire"
+               else s["index"])
         if key not in seen:
             seen.append(key)
     return seen
 
 
 def sample_wake_ms(cfg):
-    """A sampling wake, reset to deep sleep: boot, node.run and every measurement."""
-    return BOOT_MS + RUN_MS + sum(SENSOR_MS.get(d, 1) for d, _ in _chips(cfg["sensors"]))
+    """A sampling wake, reset to deep sleep: boot, node.run and every measurement (what
+    the drivers wait for one, lib/drivers/registry.py)."""
+    return BOOT_MS + RUN_MS + sum(DRIVERS[d][4] for d, _ in _chips(cfg["sensors"]))
 
 
 def model(cfg, upload_interval=None, measured=None):
@@ -136,7 +138,7 @@ def load_config(path, board_model):
     if name not in config.BOARD_MODELS:
         raise Problem("unknown board model %r: one of %s"
                       % (name, ", ".join(sorted(config.BOARD_MODELS))))
-    cfg["_board_model"], cfg["_board_ua"] = name, config.BOARD_MODELS[name][8]
+    cfg["_board_model"], cfg["_board_ua"] = name, config.BOARD_MODELS[name].sleep_ua
     return cfg
 
 

@@ -301,8 +301,9 @@ _number = _as(float, "a number")
 
 
 def _available(table, board):
-    """The names in a validator table (drivers, battery sources) this board can use."""
-    return [name for name, (need, _) in sorted(table.items()) if need in (None, board)]
+    """The names in a validator table (drivers, battery sources: the board an entry needs
+    last) this board can use."""
+    return [name for name, entry in sorted(table.items()) if entry[-1] in (None, board)]
 
 
 def _model(args):
@@ -314,7 +315,9 @@ def _model(args):
 def ask_battery(args, asker):
     """The battery source, and for an ADC its pin and divider ratio (the model's if any)."""
     model = _model(args)
-    divider = model[6:8] if model and model[6] is not None else None
+    divider = None
+    if model and model.battery_pin is not None:
+        divider = model.battery_pin, model.battery_ratio
     sources = _available(validator.BATTERY_SOURCES, args.board)
     default = "adc" if divider else "sim" if "sim" in sources else "none"
     source = asker.ask("Battery voltage from (%s; adc: a divider to an ADC1 pin)"
@@ -362,7 +365,7 @@ def _sensor_answer(text, args):
 def needs_safe_mode_pin(args):
     """No button on the board (the LOLIN D32, the unix board): nothing to hold at reset."""
     model = _model(args)
-    return model is None or model[5] is None
+    return model is None or model.button is None
 
 
 def safe_mode_pin(pin, args):
@@ -372,15 +375,15 @@ def safe_mode_pin(pin, args):
     model = _model(args)
     if model is None:
         return pin
-    chip = validator.CHIPS[model[0]]
-    if pin in STRAPPING[model[0]] and pin != model[5]:
+    chip = validator.CHIPS[model.chip]
+    if pin in STRAPPING[model.chip] and pin != model.button:
         raise Wrong("GPIO %d is a strapping pin: held at reset, it can start the ROM "
                     "downloader instead of the node" % pin)
-    if any(lo <= pin <= hi for lo, hi in chip[3]):  # input only: no pull-up either
-        raise Wrong("GPIO %d has no internal pull-up on the %s" % (pin, chip[0]))
-    used = {model[1]: "I2C SDA", model[2]: "I2C SCL", model[3]: "the LED"}
+    if any(lo <= pin <= hi for lo, hi in chip.input_only):  # input only: no pull-up either
+        raise Wrong("GPIO %d has no internal pull-up on the %s" % (pin, chip.name))
+    used = {model.sda: "I2C SDA", model.scl: "I2C SCL", model.led: "the LED"}
     if (args.battery or {}).get("source") == "adc":
-        used[args.battery.get("pin", model[6])] = "the battery divider"
+        used[args.battery.get("pin", model.battery_pin)] = "the battery divider"
     used.update((s.get("pin"), "sensor %s" % (s.get("slug") or s.get("uuid")))
                 for s in args.sensor)
     if pin in used:

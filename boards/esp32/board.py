@@ -3,7 +3,7 @@
 The firmware sees the same small API as on the emulated board (boards/unix):
 flash paths, reset cause, a Unix-epoch clock, RTC memory, ADC, I2C, 1-Wire, link,
 watchdog and sleep. Deployed to the device root next to boot.py. Pins, LED and power
-mode come from the validated config (lib/config.BOARD_MODELS plus the config's
+mode come from the validated config (lib/boardmodels.BOARD_MODELS plus the config's
 overrides) through configure(), which the sampler calls every sampling round; they
 are kept in RTC memory so that wakes without sampling know them too.
 

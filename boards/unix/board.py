@@ -159,22 +159,26 @@ def sensor_driver(name):
 def i2c(spec):
     """The simulated I2C bus (i2csim) with the chip models of world.json "i2c",
     {"0x76": {"chip": "bme280", "adc": [adc_T, adc_P, adc_H]}, ...} (each model's
-    parameters; default: a BME280 at 0x76, an SHT4x at 0x44, a BH1750 at 0x23), and the
-    faults of "i2c_faults", [["0x44", "timeout", 2], ["0x76", "stuck"], ...], armed."""
+    parameters; default: every I2C driver's model at its default address), and the
+    faults of "i2c_faults", [["0x44", "timeout", 2], ["0x76", "stuck"], ...], armed. A
+    driver's model is chips/<driver>.py, its class named as the driver's; it is made
+    when the sampler first talks to it."""
     import i2csim
+    from drivers.registry import DRIVERS
 
-    bus = i2csim.I2C({})
-    chips = world().get("i2c") or {"0x76": {"chip": "bme280"}, "0x44": {"chip": "sht4x"},
-                                   "0x23": {"chip": "bh1750"}}
-    for addr, params in chips.items():
-        params = dict(params)
-        name = params.pop("chip")
-        cls = {"bme280": "BME280", "sht4x": "SHT4x", "bh1750": "BH1750"}[name]
-        bus.devices[int(addr, 16)] = getattr(__import__("chips." + name, None, None, (cls,)),
-                                             cls)(**params)
+    chips = world().get("i2c") or {"0x%02x" % e[3]: {"chip": name}
+                                   for name, e in DRIVERS.items() if e[0] == "i2c"}
+    bus = i2csim.I2C({}, {int(addr, 16): _maker(DRIVERS, dict(params))
+                          for addr, params in chips.items()})
     for fault in world().get("i2c_faults", ()):
         bus.inject(int(fault[0], 16), *fault[1:])
     return bus
+
+
+def _maker(drivers, params):
+    name = params.pop("chip")
+    cls = drivers[name][1][1]
+    return lambda: getattr(__import__("chips." + name, None, None, (cls,)), cls)(**params)
 
 
 def i2c_recover(bus):

@@ -27,8 +27,11 @@ class I2C:
     device stuck in the middle of a byte let go of SDA; `recoveries` counts them.
     """
 
-    def __init__(self, devices):
+    def __init__(self, devices, makers=None):
+        """devices: {address: model}; makers: {address: make()}, a model made at the
+        first transaction to its address, so one nothing talks to costs no RAM."""
         self.devices = devices
+        self.makers = makers or {}
         self.recoveries = 0
         self._faults = {}
         self._stuck = False
@@ -47,7 +50,7 @@ class I2C:
 
     def scan(self):
         found = []
-        for addr in sorted(self.devices):
+        for addr in sorted(set(self.devices) | set(self.makers)):
             try:
                 self._start(addr)
                 found.append(addr)
@@ -94,7 +97,10 @@ class I2C:
             raise OSError(_FAILURES[f[0]])
         dev = self.devices.get(addr)
         if dev is None:
-            raise OSError(errno.ENODEV)
+            make = self.makers.pop(addr, None)
+            if make is None:
+                raise OSError(errno.ENODEV)
+            dev = self.devices[addr] = make()
         return dev
 
     def _received(self, addr, buf):

@@ -2,9 +2,15 @@
 # Its frozen _boot.py mounts littlefs (formatting a blank flash), then runs boot.py
 # and main.py from it. Here the flash is an image file in the state folder.
 import os
+import sys
 
-import flashdev
-import vfs
+# Run as a script, this file puts its folder (the board's sources) first on sys.path: the
+# board's modules would be compiled from source in the node's heap at every wake. A
+# flashed board has them as .mpy, and so does the build on MICROPYPATH.
+sys.path.pop(0)
+
+import flashdev  # noqa: E402
+import vfs  # noqa: E402
 
 _state = os.getenv("SENSOCAN_STATE") or "state"
 _flash = flashdev.FlashImage(_state + "/flash.img")
@@ -21,7 +27,6 @@ del _fs, _state
 # As on the ESP32 (ports/esp32/main.c, pyexec_file): boot.py, then main.py only when
 # boot.py succeeded, both compiled from source and run in this one namespace, so what
 # main.py deletes of boot.py's (safemode) is gone; a failure is printed and the REPL left.
-import sys  # noqa: E402
 
 
 def _run(name):

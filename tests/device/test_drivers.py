@@ -9,12 +9,14 @@ from chips.bh1750 import BH1750 as BH1750Chip
 from chips.bme280 import BME280 as BME280Chip
 from chips.ds18b20 import DS18B20 as DS18B20Chip
 from chips.sht4x import SHT4x as SHT4xChip
+from chips.tmp117 import TMP117 as TMP117Chip
 from drivers.analog import Linear, Table
 from drivers.bh1750 import BH1750
 from drivers.bme280 import BME280
 from drivers.crc8 import dallas, sensirion
 from drivers.ds18b20 import DS18B20
 from drivers.sht4x import SHT4x
+from drivers.tmp117 import TMP117
 
 
 def raises(exc, fn, *args):
@@ -224,6 +226,46 @@ def test_ds18b20_match_rom_picks_one_of_two():
     oserror(errno.EIO, DS18B20(ow).measure)  # skip ROM: both answer, the bits collide
 
 
+def test_tmp117_datasheet_table_and_range():
+    """Table 7-1's results, and the sensor's -55..150 °C ends."""
+    table = ((0x0C80, 25.0), (0x3200, 100.0), (0x0080, 1.0), (0x0010, 0.125),
+             (0x0001, 0.0078125), (0x0000, 0.0), (0xFFFF, -0.0078125), (0xFFF0, -0.125),
+             (0xF380, -25.0), (0xE480, -55.0), (0x4B00, 150.0))
+    chip = TMP117Chip()
+    d = TMP117(i2csim.I2C({0x48: chip}))
+    for raw, celsius in table:
+        chip.raw = raw
+        assert d.measure() == celsius, (hex(raw), celsius)
+    # one-shot with 8 averaged conversions, then the chip is shut down until the next
+    assert chip.configured == 0x0C20 and chip.regs[0x01] & 0x0C00 == 0x0400
+    for raw, shown in ((0x7FFF, "255.9922 °C"), (0xE47F, "-55.0078 °C")):
+        chip.raw = raw
+        e = raises(ValueError, d.measure)
+        assert shown in str(e) and "-55..150" in str(e), e
+    chip.raw = 0x8000
+    assert "reset value" in str(raises(ValueError, d.measure))
+
+
+def test_tmp117_refuses_another_chip_and_an_empty_address():
+    e = oserror(errno.ENODEV, TMP117, i2csim.I2C({0x49: TMP117Chip(device_id=0x0116)}), 0x49)
+    assert "device id 0x116 at 0x49" in e.args[1], e
+    assert TMP117(i2csim.I2C({0x48: TMP117Chip(device_id=0x1117)})).addr == 0x48  # revision 1
+    oserror(errno.ENODEV, TMP117, i2csim.I2C({}))
+
+
+def test_tmp117_conversion_that_never_ends_times_out_then_recovers():
+    chip = TMP117Chip(raw=0xF380)
+    bus = i2csim.I2C({0x48: chip})
+    d = TMP117(bus)
+    chip.stalled = True
+    e = oserror(errno.ETIMEDOUT, d.measure)
+    assert "conversion did not finish" in e.args[1], e
+    chip.stalled = False
+    bus.inject(0x48, "nack")
+    oserror(errno.ENODEV, d.measure)
+    assert d.measure() == -25.0
+
+
 def test_i2c_nack_and_timeout_are_counted_and_skipped():
     bus = i2csim.I2C({0x76: BME280Chip(), 0x44: SHT4xChip(), 0x23: BH1750Chip()})
     sensors = [BME280(bus), SHT4x(bus), BH1750(bus)]
@@ -256,9 +298,10 @@ def test_drivers_allocate_only_their_float_results():
     """A measurement up to its integers runs with the heap locked, at the ends of the
     range; measure() then allocates exactly its float results."""
     bme_chip, sht_chip, bh_chip, ds_chip = BME280Chip(), SHT4xChip(), BH1750Chip(), DS18B20Chip()
-    bus = i2csim.I2C({0x76: bme_chip, 0x44: sht_chip, 0x23: bh_chip})
+    tmp_chip = TMP117Chip()
+    bus = i2csim.I2C({0x76: bme_chip, 0x44: sht_chip, 0x23: bh_chip, 0x48: tmp_chip})
     ow = i2csim.OneWire([ds_chip])
-    bme, sht, bh = BME280(bus), SHT4x(bus), BH1750(bus)
+    bme, sht, bh, tmp = BME280(bus), SHT4x(bus), BH1750(bus), TMP117(bus)
     ds = (DS18B20(ow), DS18B20(ow, ow.scan()[0]))  # skip ROM, match ROM
     for adc_h, h in ((0, 0), (0xFFFF, 102400)):  # 0 and 100 %RH
         bme_chip.adc = (519888, 415148, adc_h)
@@ -279,6 +322,9 @@ def test_drivers_allocate_only_their_float_results():
         ds_chip.raw = raw
         for d in ds:
             assert locked(d._raw) == sixteenths
+    for raw, steps in ((0xE480, -7040), (0x4B00, 19200)):  # -55, 150 °C
+        tmp_chip.raw = raw
+        assert locked(tmp._raw) == steps
     bme_chip.adc = (519888, 415148, 30000)
     x, y, z = 2508, 100656, 56317
     cases = (
@@ -287,6 +333,7 @@ def test_drivers_allocate_only_their_float_results():
         (bh, lambda: x / 1.2),
         (ds[0], lambda: x / 16),
         (ds[1], lambda: x / 16),
+        (tmp, lambda: x / 128),
     )
     for d, results in cases:
         buf = d._buf
@@ -307,3 +354,4 @@ def test_analog_linear_and_table():
     assert "outside the table's 0.500..3.000 V" in str(raises(ValueError, ntc.convert, 3.1))
     raises(ValueError, Table, [(1.0, 0.0)])
     raises(ValueError, Table, [(1.0, 0.0), (1.0, 5.0)])
+

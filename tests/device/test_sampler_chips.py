@@ -190,6 +190,29 @@ def test_analog_sensors_and_the_battery_divider_with_calibration():
     assert abs(s.read_battery(1795760664) - (2.0 * 1.02 - 0.005) * 2) < 1e-9
 
 
+def test_a_driver_added_to_the_registry_is_sampled_from_the_default_world():
+    """tmp117 came with its registry entry, its driver and its chip model: the emulated
+    board puts the model at the default address unasked, and the sampler reads it."""
+    s, st, spool, _ = run(world(), config([{"driver": "tmp117", "addr": 0x48},
+                                           {"driver": "tmp117", "addr": 0x49}]))
+    assert values(spool) == {0: 25.0} and st.sensor_faults == 1  # nothing at 0x49
+    # the models nothing talked to were never made, nor their modules loaded
+    assert list(s.i2c.devices) == [0x48] and sorted(s.i2c.makers) == [0x23, 0x44, 0x76]
+    assert "chips.tmp117" in sys.modules and "chips.bme280" not in sys.modules
+
+
+def test_only_the_drivers_the_config_uses_are_imported():
+    board = world(adc={"34": 1.5}, i2c={"0x23": {"chip": "bh1750"}})  # no SHT4x model: no crc8
+    sensors = [{"driver": "bh1750", "addr": 0x23},
+               {"driver": "adc", "pin": 34, "samples": 1, "scale": 1.0, "offset": 0.0,
+                "cal": None}]
+    _, st, spool, _ = run(board, config(sensors))
+    assert values(spool) == {0: LUX, 1: 1.5} and st.sensor_faults == 0
+    drivers = sorted(m for m in sys.modules if m.startswith("drivers."))
+    assert drivers == ["drivers.adc", "drivers.analog", "drivers.bh1750", "drivers.registry",
+                       "drivers.shared"], drivers
+
+
 def test_unload_gives_every_driver_and_bus_back():
     board = world()
     run(board, config(ALL))  # the names the modules intern stay: count them out
@@ -204,3 +227,23 @@ def test_unload_gives_every_driver_and_bus_back():
     left = [m for m in sys.modules if m.startswith(("drivers", "chips", "i2csim", "sampler"))]
     assert left == [], left
     assert gc.mem_alloc() - before < 512, gc.mem_alloc() - before
+
+
+def test_the_registry_names_loadable_drivers_and_their_chip_models():
+    """Every entry of drivers/registry.py: its class loads; a chip on a bus has a model of
+    the same class name in chips/<driver>.py (the emulated board makes it by that name);
+    a board source is one of the emulated board's."""
+    import simsensors
+    from drivers.registry import DRIVERS
+
+    for name, (bus, path, quantities, addr, ms, params, board) in DRIVERS.items():
+        assert ms >= 0 and (addr is None) == (bus != "i2c"), name
+        if bus == "board":
+            assert path is None and board == "unix" and name in simsensors.DRIVERS, name
+            continue
+        mod, cls = path
+        assert hasattr(__import__(mod, None, None, (cls,)), cls), name
+        if bus == "adc":
+            continue
+        assert bus in ("i2c", "onewire") and quantities, name
+        assert hasattr(__import__("chips." + name, None, None, (cls,)), cls), name
