@@ -9,7 +9,7 @@ beside it rather than in boards/esp32, which only the ESP32 build deploys. Range
 from collections import namedtuple
 
 # The chips' pin tables from their datasheets: ESP32 §2.2, §2.4 and §4.1.2 (ADC2 cannot
-# be used with Wi-Fi on: micropython-facts A1), ESP32-S3 §2.3 and §2.6 (ADC1 GPIO1-10,
+# be used with Wi-Fi on: MicroPython docs/esp32/quickref.rst, "ADC"), ESP32-S3 §2.3 and §2.6 (ADC1 GPIO1-10,
 # ADC2 GPIO11-20; 26-32 flash, 33-37 octal PSRAM on R8 modules), ESP32-C3 §2.3 and §2.4
 # (ADC1 GPIO0-4, ADC2 GPIO5; 12-17 flash).
 Chip = namedtuple("Chip", ("name", "gpios", "flash", "input_only", "adc1", "adc2",

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.nodekit import ROOT, Kit, epoch
-from tools import build, unixport
+from tools import build
 
 DEVICE_DIRS = ("firmware", "lib", "boards/esp32")
 # What basedpyright reports that holds on the ESP32 all the same: gaps in the stubs,

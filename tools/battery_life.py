@@ -206,9 +206,10 @@ def report(cfg, capacity, measured=None, counts=None, config_path=""):
     days = capacity / total
     out = ["Battery life: %s on a %s (deep sleep %g uA), %g mAh" % (
         config_path, cfg["_board_model"], cfg["_board_ua"], capacity)]
-    out.append("A day: %d sampling wakes of %d ms (%d sensors); %d upload wakes: %d ms CPU, "
+    out.append("A day: %d sampling wakes of %d ms (%s); %d upload wakes: %d ms CPU, "
                "%d ms radio on, %.0f readings in %d request%s, %.0f bytes sent (%s)" % (
-                   round(f["n_sample"]), f["t_sample"], len(cfg["sensors"]), round(f["n_upload"]),
+                   round(f["n_sample"]), f["t_sample"], cli.count(len(cfg["sensors"]), "sensor"),
+                   round(f["n_upload"]),
                    f["t_cpu"], f["t_radio"], f["readings"], f["requests"],
                    "s" if f["requests"] > 1 else "", f["sent"],
                    "measured: %s" % ", ".join("%s over %d wakes" % (k, n) for k, n in

@@ -1,9 +1,10 @@
 """An analog sensor on an ADC1 pin: averaged, calibrated volts, converted to a value.
 
-Volts come from read_uv(): eFuse-calibrated on the ESP32, at 11 dB (150-2450 mV linear,
-micropython-facts A1). `samples` conversions are averaged to smooth the ADC's noise, then
-the pin's two-point calibration (config adc_cal) corrects what the eFuse line leaves
-(facts A2: gradients differ from the nominal ones). The `adc` driver scales the volts
+Volts come from read_uv(): eFuse-calibrated on the ESP32, at 11 dB (150-2450 mV linear:
+MicroPython docs/esp32/quickref.rst, "ADC"). `samples` conversions are averaged to smooth
+the ADC's noise, then the pin's two-point calibration (config adc_cal) corrects what the
+eFuse line leaves (ESP-IDF's ADC calibration notes: a chip's gradient differs from the
+nominal one). The `adc` driver scales the volts
 linearly; `analog` adds a valid window (vmin, vmax) or a table (drivers/analog.py).
 """
 
