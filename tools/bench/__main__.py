@@ -203,10 +203,10 @@ def mean_item_json(readings):
 # the validator accepts (lib/config.py's sensor weights; tests/test_heap.py keeps them in
 # the node's heap with 10 % to spare)
 WAKES = [("1 sensor", "wave:1", 0), ("8 sensors", "wave:8", 0), ("32 sensors", "wave:32", 0),
-         ("50 sensors (the most)", "wave:50", 0), ("3 sensors, 200-reading upload", "wave:3", 200)]
-HEAVIEST = [("33 sensors, 64-character slugs and UUIDs", "long:33"),
-            ("35 analog, 2-point tables", "table2:35"), ("11 analog, 16-point tables", "table:11"),
-            ("4 x 16 + 12 x 2 points + 16 waves", "table:4,table2:12,wave:16")]
+         ("45 sensors (the most)", "wave:45", 0), ("3 sensors, 200-reading upload", "wave:3", 200)]
+HEAVIEST = [("26 sensors, 64-character slugs and UUIDs", "long:26"),
+            ("31 analog, 2-point tables", "table2:31"), ("9 analog, 16-point tables", "table:9"),
+            ("4 x 16 + 10 x 2 points + 12 waves", "table:4,table2:10,wave:12")]
 
 
 def wake_heaps(binary32):
