@@ -62,8 +62,8 @@ docs: setup ## rewrite the docs' "real output" blocks from fresh runs (~1 min)
 docs-check: setup ## compare the docs' "real output" blocks with fresh runs (~1 min)
 	$(BIN)/python -m tools.docs --check
 
-clean: ## remove .sim/ and .pytest_cache/
-	rm -rf .sim .pytest_cache
+clean: ## remove .sim/, .vboard/ and .pytest_cache/
+	rm -rf .sim .vboard .pytest_cache
 
 # Real boards: flash, deploy, config, monitor, logs.
 include mk/deploy.mk

@@ -32,9 +32,11 @@ def test_dump_shows_backlog_counters_and_dead_letters(tmp_path):
     spool_dump.describe(spool_dump.extract(image, tmp_path / "b"), True, with_records.append)
     assert lines[0].startswith("state: cursor 3, dropped 0, dead letters 1, lost 0")
     assert lines[1] == "waiting: 6 readings in 2 files"
-    assert lines[3] == "dead letters kept: 1"
-    assert lines[4].split()[1:] == ["soil", lines[4].split()[2], "rejected"]
+    assert lines[3] == "parked (their sensor unknown to the server at the last try): 0 readings"
+    assert lines[4] == "dead letters kept: 1"
+    assert lines[5].split()[1:] == ["soil", lines[5].split()[2], "rejected"]
     waiting = [line.split()[1] for line in with_records[3:9]]
+    assert with_records[9].startswith("parked")
     assert waiting == ["temp_01", SENSORS[1]["uuid"], "soil"] * 2  # named as in config.json
 
 
@@ -111,3 +113,21 @@ def test_logs_shows_a_full_flash_as_full(tmp_path):
     lines = []
     monitor.health(about, lines.append)
     assert "flash: 2048 of 2048 KiB used (100%)" in lines  # ...and shown right
+
+
+def test_dump_shows_parked_readings_by_sensor(tmp_path):
+    """Readings of a sensor the server does not know wait parked: the dump (and make
+    logs) names the sensor, so the user knows what to create on the dashboard."""
+    kit = Kit(tmp_path)
+    try:
+        cfg = json.loads(kit.config_path.read_text())
+        cfg["sensors"].append({"slug": "ghost", "driver": "wave"})
+        kit.config_path.write_text(json.dumps(cfg))
+        kit.cycles(2)
+    finally:
+        kit.stop()
+    lines = []
+    spool_dump.describe(spool_dump.extract(kit.sim.state / "flash.img", tmp_path / "a"),
+                        out=lines.append)
+    at = lines.index("parked (their sensor unknown to the server at the last try): 2 readings")
+    assert lines[at + 1].split() == ["ghost", "2"]

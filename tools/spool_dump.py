@@ -9,6 +9,7 @@ status 0; 1 when the image is damaged (what could be read is shown) or unreadabl
 for a wrong argument.
 """
 
+import collections
 import json
 import shutil
 import struct
@@ -139,6 +140,11 @@ def describe(data, show_records=False, out=print):
     if show_records:
         for s, flags, t, value, ok in waiting:
             out("  %s  %-20s %.7g%s" % (iso(t), sensor(s), value, "" if ok else "  CRC FAILED"))
+    parked = records((spool / "parked").read_bytes()) if (spool / "parked").exists() else []
+    by_sensor = collections.Counter(sensor(rec[0]) for rec in parked)
+    out("parked (their sensor unknown to the server at the last try): %s%s" % (
+        cli.count(len(parked), "reading"), "".join(
+            "\n  %-20s %d" % kv for kv in sorted(by_sensor.items()))))
     dead = []
     for name in ("dead.1", "dead"):
         p = spool / name
