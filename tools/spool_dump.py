@@ -140,7 +140,7 @@ def describe(data, show_records=False, out=print):
     if show_records:
         for s, flags, t, value, ok in waiting:
             out("  %s  %-20s %.7g%s" % (iso(t), sensor(s), value, "" if ok else "  CRC FAILED"))
-    parked = records((spool / "parked").read_bytes()) if (spool / "parked").exists() else []
+    parked = list(records((spool / "parked").read_bytes())) if (spool / "parked").exists() else []
     by_sensor = collections.Counter(sensor(rec[0]) for rec in parked)
     out("parked (their sensor unknown to the server at the last try): %s%s" % (
         cli.count(len(parked), "reading"), "".join(
