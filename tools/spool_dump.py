@@ -142,9 +142,10 @@ def describe(data, show_records=False, out=print):
             out("  %s  %-20s %.7g%s" % (iso(t), sensor(s), value, "" if ok else "  CRC FAILED"))
     parked = list(records((spool / "parked").read_bytes())) if (spool / "parked").exists() else []
     by_sensor = collections.Counter(sensor(rec[0]) for rec in parked)
-    out("parked (their sensor unknown to the server at the last try): %s%s" % (
-        cli.count(len(parked), "reading"), "".join(
-            "\n  %-20s %d" % kv for kv in sorted(by_sensor.items()))))
+    out("parked (their sensor unknown to the server at the last try): %s"
+        % cli.count(len(parked), "reading"))
+    for name, n in sorted(by_sensor.items()):
+        out("  %-20s %d" % (name, n))
     dead = []
     for name in ("dead.1", "dead"):
         p = spool / name
