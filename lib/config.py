@@ -19,11 +19,11 @@ from drivers.registry import DRIVERS
 # The sensor table, the normalised config and a wake's readings must fit the node's heap.
 # What the node's heap holds for sensors, in thousandths of what fits with 10 % to spare
 # in an ESP32's 111,936 bytes, measured on the 32-bit unix port (make bench, table "A
-# whole wake"; tests/test_heap.py): 45 sensors, 26 with 64-character slugs and UUIDs, 31
+# whole wake"; tests/test_heap.py): 40 sensors, 24 with 64-character slugs and UUIDs, 28
 # analog inputs with 2-point tables, or 9 with 16 points each; every config whose
 # weights add up to _BUDGET or less fits.
 _BUDGET = 1000
-_WEIGHT = 22  # a sensor
+_WEIGHT = 25  # a sensor
 _WEIGHT_POINT = 5  # a point of its table
 _NAME_CHARS = 6  # characters of its slug and uuid that weigh one more
 _MAX_SENSORS = _BUDGET // _WEIGHT
@@ -772,7 +772,7 @@ def _sensors(c, raw, board, base_dir, chip, cal):
                  + (len(s["slug"] or "") + len(s["uuid"] or "")) // _NAME_CHARS for s in out)
     if weight > _BUDGET and len(items) <= _MAX_SENSORS:
         c.err("sensors", "these sensors need %d%% of the node's memory for sensors (each "
-              "takes 2.2%%, each point of its table 0.5%% more, each 6 characters of its "
+              "takes 2.5%%, each point of its table 0.5%% more, each 6 characters of its "
               "slug and uuid 0.1%% more): use fewer sensors, shorter tables or shorter "
               "slugs" % ((weight + 9) // 10))
     return out

@@ -254,7 +254,7 @@ def test_the_largest_config_fits_the_size_limit_with_margin(tmp_path):
     (tmp_path / "config.json").write_bytes(data)
     (tmp_path / "ca.der").write_bytes(ca_der())
     cfg, errors = check_config.check(tmp_path / "config.json")
-    assert errors == [] and len(cfg["sensors"]) == 26
+    assert errors == [] and len(cfg["sensors"]) == 24
 
 
 BOOT_CHECK = """

@@ -203,10 +203,10 @@ def mean_item_json(readings):
 # the validator accepts (lib/config.py's sensor weights; tests/test_heap.py keeps them in
 # the node's heap with 10 % to spare)
 WAKES = [("1 sensor", "wave:1", 0), ("8 sensors", "wave:8", 0), ("32 sensors", "wave:32", 0),
-         ("45 sensors (the most)", "wave:45", 0), ("3 sensors, 200-reading upload", "wave:3", 200)]
-HEAVIEST = [("26 sensors, 64-character slugs and UUIDs", "long:26"),
-            ("31 analog, 2-point tables", "table2:31"), ("9 analog, 16-point tables", "table:9"),
-            ("4 x 16 + 10 x 2 points + 12 waves", "table:4,table2:10,wave:12")]
+         ("40 sensors (the most)", "wave:40", 0), ("3 sensors, 200-reading upload", "wave:3", 200)]
+HEAVIEST = [("24 sensors, 64-character slugs and UUIDs", "long:24"),
+            ("28 analog, 2-point tables", "table2:28"), ("9 analog, 16-point tables", "table:9"),
+            ("4 x 16 + 10 x 2 points + 9 waves", "table:4,table2:10,wave:9")]
 
 
 def wake_heaps(binary32):
