@@ -142,14 +142,16 @@ vfs.mount(vfs.VfsLfs2(dev), "/flash")
 os.mkdir("/flash/data")
 buf = bytearray(4096)
 n = 0
-try:
-    while True:  # everything but the last 8 blocks
-        with open("/flash/fill%%d" %% n, "wb") as f:
-            f.write(buf)
-        n += 1
-except OSError:
-    pass
-for i in range(8):
+for blocks in (32, 1):  # files of 32 blocks, then of one, until the flash is full
+    try:
+        while True:
+            with open("/flash/fill%%d" %% n, "wb") as f:
+                for _ in range(blocks):
+                    f.write(buf)
+            n += 1
+    except OSError:
+        os.remove("/flash/fill%%d" %% n)
+for i in range(8):  # all but 8 blocks
     os.remove("/flash/fill%%d" %% (n - 1 - i))
 import log
 log.setup(lambda: 60061400, "/flash/data/log.txt")
