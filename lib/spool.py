@@ -57,6 +57,7 @@ class Spool:
         self.q = root + "/q/"
         self.capacity = capacity
         self.keep_oldest = keep_oldest
+        self._bound = "full"  # what set the capacity: the config, or a full flash
         self.log = log
         self.dropped = self.dead = self.lost = 0
         self.writes = 0  # files written since this Spool was opened (flash wear, energy)
@@ -183,7 +184,7 @@ class Spool:
         if not n:
             return 0
         if self.keep_oldest and self.capacity and self.pending() + n > self.capacity:
-            return self._refuse(n, "full")
+            return self._refuse(n, self._bound)
         while True:
             try:
                 self.writes += 1
@@ -213,7 +214,7 @@ class Spool:
         """The flash is full: drop the oldest file to make room (True), or with
         keep_oldest take no more than is held now until readings are acknowledged."""
         if self.keep_oldest:
-            self.capacity = self.pending()
+            self.capacity, self._bound = self.pending(), "flash full"
             return False
         return self._drop_oldest("flash full")
 
