@@ -1,14 +1,19 @@
 """Console log lines, with warnings and errors also kept in a small file on flash.
 
 Info lines go to the console only: writing them to flash every cycle would cost an
-erase per cycle. The file is rotated at MAX_BYTES, so it never fills the flash.
+erase per cycle. The file is rotated at MAX_BYTES, so it never fills the flash; when
+something else has, the older lines make room for the newest (log.txt.1, then log.txt
+itself): a full flash is when the log matters most.
 """
+
+import os
 
 from micropython import const
 
 import clock
 
 MAX_BYTES = const(8192)
+_ENOSPC = const(28)  # littlefs "no space"; MicroPython's errno module has no ENOSPC
 _now = None
 _path = None
 
@@ -44,16 +49,26 @@ def _keep(line):
     print(line)
     if not _path:
         return
-    import os
-
-    try:
+    for spare in (_path + ".1", _path, None):
         try:
-            if os.stat(_path)[6] > MAX_BYTES:
-                os.rename(_path, _path + ".1")
+            _append(line)
+            return
+        except OSError as e:
+            if e.args[0] != _ENOSPC or spare is None:
+                print("log: cannot write %s: %s" % (_path, e))
+                return
+        try:
+            os.remove(spare)
         except OSError:
             pass
-        with open(_path, "a") as f:
-            f.write(line)
-            f.write("\n")
-    except OSError as e:
-        print("log: cannot write %s: %s" % (_path, e))
+
+
+def _append(line):
+    try:
+        if os.stat(_path)[6] > MAX_BYTES:
+            os.rename(_path, _path + ".1")
+    except OSError:
+        pass
+    with open(_path, "a") as f:
+        f.write(line)
+        f.write("\n")

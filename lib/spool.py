@@ -6,9 +6,11 @@ by the index of their first record (8 hex digits), so the file after `f` is alwa
 `f + its record count` and no index of files is kept in RAM. Each commit() writes the
 cycle's readings as one new small file (one flush; small enough to live inline in
 littlefs metadata, so no block is erased for it); once the small files add up to
-_SEAL_BYTES they are merged into one segment of a single flash block. An atomic
-`state` file holds the acknowledged position (the cursor) and the counters.
-docs/spool.md explains the format and what a power cut at each step leaves behind.
+_SEAL_BYTES they are merged into one segment of a single flash block. The `state` file
+holds the acknowledged position (the cursor), the end of the stored readings (the tail,
+saved at every commit: recovery counts readings whose files the flash lost) and the
+counters. docs/spool.md explains the format and what a power cut or a damaged flash
+leaves behind.
 
 It relies on littlefs: whole-file commits on close, atomic rename, and directory
 entries listed in name order.
@@ -55,6 +57,7 @@ class Spool:
         self.q = root + "/q/"
         self.capacity = capacity
         self.keep_oldest = keep_oldest
+        self._bound = "full"  # what set the capacity: the config, or a full flash
         self.log = log
         self.dropped = self.dead = self.lost = 0
         self.writes = 0  # files written since this Spool was opened (flash wear, energy)
@@ -62,17 +65,20 @@ class Spool:
         self._staged = 0
         self._one = bytearray(RECORD)
         self._hint = None  # the file the last read() ended in: the next read starts there
+        self._unkept = False  # a dead letter or parked reading could not be written
         _mkdirs(self.q)
-        self._recover(*self._read_state())
+        self._recover(self._read_state())
 
     # -- recovery: O(number of files), never O(readings) -----------------------------
 
-    def _recover(self, cursor, tail):
-        """Rebuild the position from the files; `cursor` None when the state was lost."""
-        _remove(self.root + "/state.tmp")
+    def _recover(self, state):
+        """Rebuild the position from the files. `state` is the state file's (cursor,
+        tail), None when there is none, False when it is corrupt. Readings the state
+        knew of and no file holds any more are counted as lost and logged."""
         _remove(self.root + "/sent.tmp")
-        lost = self.lost
         _remove(self.q + "tmp")  # a merge cut short: its small files are all still there
+        cursor, tail = state or (None, 0)
+        lost = self.lost
         head = end = None
         run_first, run_bytes = None, 0
         gaps = []
@@ -86,8 +92,7 @@ class Spool:
             if head is None:
                 head = first
                 if cursor is not None and first > cursor:  # the oldest readings are gone
-                    self.lost += first - cursor
-                    self._warn("%d readings before %08x are missing" % (first - cursor, first))
+                    self._missing(first - cursor, "before %08x" % first)
             elif first > end and len(gaps) < 8:
                 gaps.append((end, first))  # filled after the listing, not during it
             end = first + n
@@ -96,42 +101,63 @@ class Spool:
                 run_bytes += size
             else:
                 run_first, run_bytes = None, 0
-        fresh = cursor is None and head is None  # a new spool: its state starts now
         if cursor is None:
-            cursor = head if head is not None else tail
-            if head is not None:
-                self._warn("state file missing or corrupt: everything left is sent again")
-        self.tail = end if end is not None else max(cursor, tail)
-        self.cursor = min(max(cursor, head if head is not None else cursor), self.tail)
+            cursor = head if head is not None else 0
+        self.tail = end if end is not None else cursor
+        if tail > self.tail:  # the newest readings are gone: their indices are used again
+            self._missing(tail - self.tail, "from %08x on" % self.tail)
+            _remove(self.root + "/sent")  # its window may cover them
+        self.cursor = max(cursor, head if head is not None else cursor)
         self.head = head if head is not None else self.tail
         self._run_first, self._run_bytes = run_first, run_bytes
+        if state is False or (state is None and head is not None):
+            self._warn("state file %s: counters restart at 0, the %d readings left are sent "
+                       "again (some may reach the server twice)"
+                       % ("corrupt" if state is False else "missing", self.pending()))
         for first, end in gaps:
-            self._tombstones(first, end)
-        if fresh or self.lost != lost:
-            self._save_state()
+            self._tombstones(first, end, "file missing")
+        if not state or self.lost != lost:
+            self._save()
+
+    def _missing(self, n, where):
+        self.lost += n
+        self._warn("%d readings %s are missing (%d lost so far)" % (n, where, self.lost))
 
     def _read_state(self):
+        """(cursor, tail) and the counters from the state file; None without one (or an
+        empty one: a power cut while it was first created), False when it is corrupt."""
         try:
             with open(self.root + "/state", "rb") as f:
                 raw = f.read()
+        except OSError:
+            return None
+        if not raw:
+            return None
+        try:
             v = struct.unpack(_STATE_FMT + "I", raw)
-            if v[0] == _STATE_MAGIC and v[6] == binascii.crc32(memoryview(raw)[:24]):
-                self.dropped, self.dead, self.lost = v[3], v[4], v[5]
-                return v[1], v[2]
-        except (OSError, ValueError):
-            pass
-        return None, 0
+        except ValueError:
+            return False
+        if v[0] != _STATE_MAGIC or v[6] != binascii.crc32(memoryview(raw)[:24]):
+            return False
+        self.dropped, self.dead, self.lost = v[3], v[4], v[5]
+        return v[1], v[2]
 
     def _save_state(self):
+        """Overwrite `state`: littlefs commits a file's new content atomically on close."""
         buf = bytearray(28)
         struct.pack_into(_STATE_FMT, buf, 0, _STATE_MAGIC, self.cursor, self.tail, self.dropped,
                          self.dead, self.lost)
         struct.pack_into("<I", buf, 24, binascii.crc32(memoryview(buf)[:24]))
         self.writes += 1
-        tmp = self.root + "/state.tmp"
-        with open(tmp, "wb") as f:
+        with open(self.root + "/state", "wb") as f:
             f.write(buf)
-        os.rename(tmp, self.root + "/state")
+
+    def _save(self):
+        """Save the state, or log why not: the counts then wait for the next save."""
+        try:
+            self._save_state()
+        except OSError as e:
+            self._warn("cannot save the state (%s)" % _why(e))
 
     def _warn(self, msg):
         if self.log:
@@ -148,25 +174,26 @@ class Spool:
         self._staged += 1
 
     def commit(self):
-        """Store the staged readings with one flush; returns how many were stored.
+        """Store the staged readings with one flush, then the state's new tail; returns
+        how many were stored.
 
-        A full flash drops the oldest file (counted) and tries once more; if that
-        fails too, the readings are counted as dropped and the error logged.
+        A full flash drops the oldest files (counted) until the new one fits, or with
+        keep_oldest refuses the readings (counted) until some are acknowledged.
         """
         n, self._staged = self._staged, 0
         if not n:
             return 0
         if self.keep_oldest and self.capacity and self.pending() + n > self.capacity:
-            return self._refuse(n, "full")
-        for attempt in (0, 1):
+            return self._refuse(n, self._bound)
+        while True:
             try:
                 self.writes += 1
                 _write(self.q + "%08x" % self.tail, self._stage, n * RECORD)
                 break
             except OSError as e:
                 _remove(self.q + "%08x" % self.tail)
-                if e.args[0] != _ENOSPC or attempt or not self._drop_oldest():
-                    return self._refuse(n, e)
+                if e.args[0] != _ENOSPC or not self._full():
+                    return self._refuse(n, _why(e))
         if self._run_first is None:
             self._run_first = self.tail
         self.tail += n
@@ -176,20 +203,25 @@ class Spool:
                 self._seal()
             except OSError as e:  # the small files stay as they are; next commit retries
                 _remove(self.q + "tmp")
-                self._warn("cannot merge files (%s)" % e)
-                if e.args[0] == _ENOSPC:
-                    self._drop_oldest()
-        while self.capacity and self.pending() > self.capacity and self._drop_oldest():
+                if e.args[0] != _ENOSPC or not self._full():
+                    self._warn("cannot merge files (%s)" % _why(e))
+        while self.capacity and self.pending() > self.capacity and self._drop_oldest("full"):
             pass
+        self._save()
         return n
+
+    def _full(self):
+        """The flash is full: drop the oldest file to make room (True), or with
+        keep_oldest take no more than is held now until readings are acknowledged."""
+        if self.keep_oldest:
+            self.capacity, self._bound = self.pending(), "flash full"
+            return False
+        return self._drop_oldest("flash full")
 
     def _refuse(self, n, why):
         self.dropped += n
+        self._save()
         self._warn("cannot store %d readings (%s): dropped (%d so far)" % (n, why, self.dropped))
-        try:
-            self._save_state()
-        except OSError:
-            pass  # the count is lost with the flash; the log line stays
         return 0
 
     def _seal(self):
@@ -214,8 +246,9 @@ class Spool:
         if self.head > first:
             self.head = first
 
-    def _drop_oldest(self):
-        """Drop the oldest file's unacknowledged readings to make room; False if none."""
+    def _drop_oldest(self, why):
+        """Drop the oldest file's unacknowledged readings to make room; False if none.
+        The file goes before the log line, which may need its room on a full flash."""
         if self.head >= self.tail or self._next(self.head) >= self.tail:
             return False  # never drop the only file: it holds the newest readings
         end = self._next(self.head)
@@ -223,9 +256,9 @@ class Spool:
         self.dropped += lost
         self.cursor = end
         self._save_state()
-        self._warn("full: dropped the %d oldest readings (%d dropped so far)"
-                   % (lost, self.dropped))
         self._forget()
+        self._warn("%s: dropped the %d oldest readings (%d dropped so far)"
+                   % (why, lost, self.dropped))
         return True
 
     # -- reading and acknowledging ---------------------------------------------------
@@ -272,29 +305,34 @@ class Spool:
 
     def _unreadable(self, f, e):
         """A file that vanished or cannot be read: tombstones take its place."""
-        self._warn("file %08x unreadable (%s)" % (f, e))
         _remove(self.q + "%08x" % f)
         after = self.tail
         for name, _, _, _ in os.ilistdir(self.q):
             if len(name) == 8 and f < int(name, 16) < after:
                 after = int(name, 16)
-        self._tombstones(f, after)
-        self._save_state()
+        self._tombstones(f, after, "file unreadable: %s" % e)
+        self._save()
 
-    def _tombstones(self, first, end):
-        """Fill records first..end-1 with tombstones, so the index space has no hole."""
-        n = end - max(first, self.cursor)  # acknowledged ones were not lost
-        self.lost += n
-        self._warn("%d readings lost at %08x (%d lost so far)" % (n, first, self.lost))
+    def _tombstones(self, first, end, why):
+        """Fill records first..end-1 with tombstones, so the index space has no hole;
+        counted as lost once written (a hole the flash has no room to fill yet stays,
+        and is found again), then logged: on a full flash the log makes room for itself."""
         buf = bytearray(16 * RECORD)
         for i in range(16):
             _pack(buf, i * RECORD, 0, LOST, 0, 0.0)
         self.writes += 1
-        with open(self.q + "%08x" % first, "wb") as out:
-            while first < end:
-                k = min(16, end - first)
-                out.write(memoryview(buf)[: k * RECORD])
-                first += k
+        name = self.q + "%08x" % first
+        try:
+            with open(name, "wb") as out:
+                for f in range(first, end, 16):
+                    out.write(memoryview(buf)[: min(16, end - f) * RECORD])
+        except OSError as e:
+            _remove(name)
+            self._warn("cannot write tombstones at %08x (%s; %s)" % (first, why, _why(e)))
+            return
+        n = end - max(first, self.cursor)  # acknowledged ones were not lost
+        self.lost += n
+        self._warn("%d readings lost at %08x, %s (%d lost so far)" % (n, first, why, self.lost))
 
     def ack(self, n):
         """The server stored the first `n` pending readings: move the cursor past them
@@ -378,22 +416,33 @@ class Spool:
                 os.rename(path, path + ".1")
         except OSError:
             pass
-        self.writes += 1
-        with open(path, "ab") as f:
-            f.write(rec)
+        self._aside("/dead", rec)
         self.dead += 1
+
+    def _aside(self, name, rec):
+        """Append `rec` to the file `name`; False when the flash refuses (logged once a
+        wake): the caller counts the reading all the same, and the upload goes on."""
+        self.writes += 1
+        try:
+            with open(self.root + name, "ab") as f:
+                f.write(rec)
+            return True
+        except OSError as e:
+            if not self._unkept:
+                self._unkept = True
+                self._warn("cannot keep readings aside (%s): counted as dead letters, not kept"
+                           % _why(e))
+            return False
 
     # -- parked readings: their sensor is unknown to the server, for now --------------
 
     def park(self, buf, i):
         """Keep record `i` of `buf` aside until unpark(): its sensor may yet be created
         on the dashboard. The caller acknowledges it. Beyond _DEAD_BYTES of parked
-        readings, the rest become dead letters (rejected)."""
-        if self.parked() * RECORD >= _DEAD_BYTES:
-            return self.dead_letter(buf, i, REJECTED)
-        self.writes += 1
-        with open(self.root + "/parked", "ab") as f:
-            f.write(memoryview(buf)[i * RECORD : (i + 1) * RECORD])
+        readings, or when the flash refuses, they become dead letters (rejected)."""
+        if (self.parked() * RECORD >= _DEAD_BYTES
+                or not self._aside("/parked", memoryview(buf)[i * RECORD : (i + 1) * RECORD])):
+            self.dead_letter(buf, i, REJECTED)
 
     def parked(self):
         """How many readings are parked."""
@@ -481,6 +530,11 @@ def unpack(buf, i):
         return None
     off = i * RECORD
     return buf[off], buf[off + 1], time_of(buf, i), struct.unpack_from("<f", buf, off + 8)[0]
+
+
+def _why(e):
+    """An OSError in the log's words: littlefs's "no space" is a bare 28."""
+    return "flash full" if e.args[0] == _ENOSPC else str(e)
 
 
 def _write(path, data, n):

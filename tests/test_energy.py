@@ -43,11 +43,12 @@ def test_energy_figures_are_what_the_wake_did(tmp_path):
             assert wire["handshakes"] == fig["tls_handshakes"] == 1
             assert fig["bytes_sent"] == wire["bytes_in"] > 0  # HTTP bytes, as the server got them
             assert LINK_MS <= fig["wifi_connect_ms"] < fig["radio_ms"] < fig["awake_ms"]
-            # a sample commit, a progress save per request but the window's last, the
-            # window's acknowledgement (and on the first wake the new spool's state)
+            # a sample commit (its file and the state), a progress save per request but the
+            # window's last, the window's acknowledgement (and on the first wake the new
+            # spool's state)
             stored = "stored" in run.output
             assert requests == total([run], "requests")
-            assert fig["flash_writes"] == stored + (requests - 1) + 1 + (i == 0), (
+            assert fig["flash_writes"] == 2 * stored + (requests - 1) + 1 + (i == 0), (
                 i, fig, run.output)
     finally:
         kit.stop()

@@ -15,7 +15,7 @@ from tests.powercut import run
 # together, every kind of trouble.
 SWEEP = {1: (10, ("dead",)), 2: (20, ()), 3: (10, ("dead", "dropped")),
          4: (20, ("second cuts",)), 5: (20, ("dead",)), 6: (20, ()), 7: (10, ("dead",)),
-         8: (20, ()), 9: (20, ("second cuts", "dead")), 10: (20, ("second cuts",)),
+         8: (20, ()), 9: (20, ("second cuts", "dead")), 10: (20, ()),
          11: (20, ("dead",)), 12: (20, ("second cuts",))}
 
 

@@ -34,21 +34,21 @@ def test_spool_counts_every_file_it_writes():
     flashfs.mount()
     sp = Spool(ROOT, capacity=400)
     assert sp.writes == _opened[0] == 1  # a new spool saves its state
-    fill(sp, 0, 250, 50)  # 5 commits, and a merge once the small files reach 3 KiB
-    assert _opened[0] == 1 + 5 + 1 and sp.writes == _opened[0]
+    fill(sp, 0, 250, 50)  # 5 commits (a file and the state each), a merge at 3 KiB
+    assert _opened[0] == 1 + 5 * 2 + 1 and sp.writes == _opened[0]
     sp.save_progress(10, bytearray(2))
     buf = bytearray(3 * RECORD)
     assert sp.read(0, buf) == 3
     sp.dead_letter(buf, 0)
     sp.ack(10)
-    assert _opened[0] == 10 and sp.writes == _opened[0]
+    assert _opened[0] == 15 and sp.writes == _opened[0]
     fill(sp, 250, 250, 50)  # beyond the capacity: the oldest files go (state saves)
     assert sp.dropped and sp.writes == _opened[0]
     full = Spool(ROOT, capacity=400, keep_oldest=True)
     before = _opened[0]
     assert full.pending() == 300
-    fill(full, 500, 120, 60)  # stored, then refused (360 + 60 > 400): a state save
-    assert full.dropped == sp.dropped + 60 and full.writes == _opened[0] - before == 2
+    fill(full, 500, 120, 60)  # stored (file, state), then refused (360 + 60 > 400): state
+    assert full.dropped == sp.dropped + 60 and full.writes == _opened[0] - before == 3
 
 
 def test_spool_counts_the_writes_of_its_recovery():
