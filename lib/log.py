@@ -47,15 +47,16 @@ def error(msg):
 
 def _keep(line):
     print(line)
-    if not _path:
+    path = _path
+    if not path:
         return
-    for spare in (_path + ".1", _path, None):
+    for spare in (path + ".1", path, None):
         try:
-            _append(line)
+            _append(path, line)
             return
         except OSError as e:
             if e.args[0] != _ENOSPC or spare is None:
-                print("log: cannot write %s: %s" % (_path, e))
+                print("log: cannot write %s: %s" % (path, e))
                 return
         try:
             os.remove(spare)
@@ -63,12 +64,12 @@ def _keep(line):
             pass
 
 
-def _append(line):
+def _append(path, line):
     try:
-        if os.stat(_path)[6] > MAX_BYTES:
-            os.rename(_path, _path + ".1")
+        if os.stat(path)[6] > MAX_BYTES:
+            os.rename(path, path + ".1")
     except OSError:
         pass
-    with open(_path, "a") as f:
+    with open(path, "a") as f:
         f.write(line)
         f.write("\n")
