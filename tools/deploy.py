@@ -38,7 +38,8 @@ PLATFORMS = {"esp32": "esp32", "linux": "unix"}  # sys.platform -> board
 _RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 _LAST = ("boot.py", "main.py")  # copied last: a half deploy never runs new main.py on old code
 
-# Runs on the board: one JSON line with what it is and the hash of each file asked for.
+# Runs on the board: a JSON line with what it is, then one line with the hash of each file
+# asked for (one line for all of them could need more contiguous heap than a busy board has).
 _INFO = """
 import sys, os, json, hashlib, binascii
 def _h(p):
@@ -71,8 +72,7 @@ def _fs():
 _m = _manifest()
 _i = sys.implementation
 _d = {'name': _i.name, 'version': list(_i.version[:3]), 'platform': sys.platform,
-      'mpy': getattr(_i, '_mpy', 0), 'fs': _fs(), 'deployed': _m, 'root': os.listdir(),
-      'hashes': dict((p, _h(p)) for p in set(%(paths)r + _m))}
+      'mpy': getattr(_i, '_mpy', 0), 'fs': _fs(), 'deployed': _m, 'root': os.listdir()}
 try:
     import gc
     gc.collect()
@@ -80,6 +80,8 @@ try:
 except Exception:
     pass
 print(json.dumps(_d))
+for _p in set(%(paths)r + _m):
+    print(json.dumps([_p, _h(_p)]))
 """
 
 
@@ -174,10 +176,17 @@ def open_problem(port, e):
 def info(port, paths=()):
     """What the board is, its filesystem, and the SHA-256 of each of `paths` (None: absent)."""
     out = mpremote(port, "exec", _INFO % {"manifest": MANIFEST, "paths": list(paths)})
-    for line in reversed(out.splitlines()):
+    about, hashes = None, {}
+    for line in out.splitlines():
         if line.startswith("{"):
-            return json.loads(line)
-    raise DeviceError("the board did not report itself (got %r)" % out[-80:])
+            about, hashes = json.loads(line), {}
+        elif line.startswith('["') and about is not None:
+            path, digest = json.loads(line)
+            hashes[path] = digest
+    if about is None:
+        raise DeviceError("the board did not report itself (got %r)" % out[-80:])
+    about["hashes"] = hashes
+    return about
 
 
 def check_micropython(port, about, board=None):
