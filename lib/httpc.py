@@ -171,7 +171,7 @@ class Client:
         object with len() and write_to(writer), called again if the request is resent,
         that writes through this client's put(), room() and wrote() (sensocan.Writer).
         The reply's body goes to `sink(buf, start, end)` piece by piece (None: dropped).
-        `deadline_ms` (default: the client's) bounds the whole request.
+        The client's deadline bounds the whole request; `deadline_ms` shortens it.
         """
         if path and not path.startswith("/"):  # MicroPython's bytes take a str prefix too
             raise ValueError("path must start with /")
@@ -179,7 +179,8 @@ class Client:
             raise TypeError("body must be bytes")
         n = -1 if body is None else len(body)  # a streamed body checks its items here
         self.requests += 1
-        self._deadline = time.ticks_add(time.ticks_ms(), deadline_ms or self.deadline_ms)
+        d = self.deadline_ms
+        self._deadline = time.ticks_add(time.ticks_ms(), min(deadline_ms or d, d))
         self._sent = False  # sticky across the resend
         resent = False
         while True:
@@ -352,8 +353,10 @@ class Client:
 
     def _fill(self):
         # Read more reply bytes after the unread ones, buf[_pos:_end]; 0 at end of stream.
+        # The deadline holds while bytes keep coming too: a body that never ends, fast.
         mv = self._mv[self._end :]
-        while (n := self._sock.readinto(mv)) is None:  # nothing yet
+        while (n := self._sock.readinto(mv)) is None or time.ticks_diff(
+                self._deadline, time.ticks_ms()) <= 0:
             self._wait(_POLLIN)
         self.bytes_received += n
         self._end += n

@@ -631,6 +631,43 @@ def test_deadline_stops_a_trickling_server(certs, tls):
     assert st["bytes_received"] > 3  # it was trickling, not silent
 
 
+def test_a_longer_deadline_for_one_request_keeps_the_clients():
+    """The wake's time left for the radio (sensocan's `until`) can only shorten a
+    request's deadline: with minutes left, a trickling reply still ends at the client's
+    (README: a whole request gets 3 x api.timeout_s)."""
+    def trickle(conn):
+        conn.read_request()
+        conn.trickle(response(200, b"x" * 100), 0.05)
+
+    with ScriptedServer([trickle]) as srv:
+        (r,), _ = get(srv.url(), opts="allow_insecure_http=True, timeout_ms=500, deadline_ms=700",
+                      calls=('c.request("GET", "/x", deadline_ms=60000)',))
+    err(r, "reply: deadline of 700 ms exceeded", sent=True)
+    assert r["ms"] < 5000  # the trickle alone would take 5 s
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_deadline_stops_a_body_that_never_ends(certs, tls):
+    """A server that streams a body forever, as fast as the client reads: no wait ever
+    comes, and still the request ends at its deadline, its status kept (a chaos draw
+    kept a node reading for as long as the server cared to send)."""
+    def endless(conn):
+        conn.read_request()
+        conn.send(response(200, headers=[("Connection", "close")], length=False))
+        until = time.monotonic() + 20
+        try:
+            while time.monotonic() < until:
+                conn.send(b"x" * 16384)
+        except OSError:  # the client went
+            pass
+
+    with ScriptedServer([endless], tls=certs if tls else None) as srv:
+        opts = "timeout_ms=500, deadline_ms=700, " + ("ca=ca" if tls else "allow_insecure_http=True")
+        (r,), st = get(srv.url(), opts=opts, ca=str(certs["ca_der"]) if tls else None)
+    assert ok(r)["complete"] is False
+    assert r["size"] > 16384 and r["ms"] < 10000  # it streamed, and ended long before the server
+
+
 # --- memory ----------------------------------------------------------------------------------------
 
 
