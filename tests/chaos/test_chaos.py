@@ -7,7 +7,7 @@ the invariants are in harness.py.
 
 import pytest
 
-from tests.chaos.draws import Scenario, Wake
+from tests.chaos.draws import DAY, Scenario, Wake
 from tests.chaos.harness import play
 from tests.chaos.run import chaos_test, summary
 
@@ -34,3 +34,13 @@ def test_a_server_that_lies_breaks_an_invariant(rule, broken):
     lose or duplicate readings it cannot know of, and the checks say so."""
     out = play(Scenario(config=CONFIG, wakes=[Wake(faults=[rule]), Wake()]))
     assert any(broken in b for b in out.broken), out
+
+
+def test_a_backoff_stays_short_when_the_clock_steps_back():
+    """Found by the chaos run (seed 200): one 503, then the clock stepped back two days.
+    The 5 s backoff's due time, now two days ahead, was only capped at the longest wait
+    (a day), so nothing was uploaded for a day while the server behaved."""
+    out = play(Scenario(config=CONFIG, wakes=[
+        Wake(faults=[{"action": "reply", "status": 503}]), Wake(step=-2 * DAY)]))
+    assert not out.broken, out.broken
+    assert out.figures["drain_s"] <= 2 * CONFIG["sample_interval_s"]
