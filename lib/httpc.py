@@ -51,13 +51,15 @@ class HTTPError(Exception):
 
     `sent` is False only when the request cannot have reached the server: no body
     byte (bodyless: not the end of its headers) was written. When True the server
-    may have acted on it, so a retry may deliver it twice.
+    may have acted on it, so a retry may deliver it twice. `resent`: it went out twice
+    before failing (a kept-alive connection closed under it), so both may have arrived.
     """
 
-    def __init__(self, message, sent=False, why=NETWORK):
+    def __init__(self, message, sent=False, why=NETWORK, resent=False):
         super(HTTPError, self).__init__(message)  # no closure, unlike super()
         self.sent = sent
         self.why = why
+        self.resent = resent
 
 
 def _num(buf, start, end, base):
@@ -206,6 +208,7 @@ class Client:
                 self.close()
                 if isinstance(e, HTTPError):  # timeouts and bad replies: never resent
                     e.sent = self._sent
+                    e.resent = resent
                     raise
                 if not isinstance(e, ValueError) or self._phase != "TLS handshake":
                     raise
@@ -227,7 +230,7 @@ class Client:
                 why = TLS
             else:
                 err = "%s failed: %s" % (self._phase, err)
-            raise HTTPError(err, self._sent, why)
+            raise HTTPError(err, self._sent, why, resent)
 
     def _send(self, method, path, body, n, headers):
         # Connect unless the idle connection is still up, then write the request.

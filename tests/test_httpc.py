@@ -52,7 +52,7 @@ def run(fn):
         except UnicodeError:
             out["body"] = None
     except httpc.HTTPError as e:
-        out = {"error": str(e), "sent": e.sent, "why": e.why}
+        out = {"error": str(e), "sent": e.sent, "why": e.why, "resent": e.resent}
     out["ms"] = time.ticks_diff(time.ticks_ms(), t0)
     print("@@" + json.dumps(out))
 
@@ -252,6 +252,28 @@ def test_resend_once_when_reused_connection_dies_before_reply(how):
     assert [(r.conn, r.body) for r in srv.requests] == [(0, b"a"), (0, b"b"), (1, b"b")]
     # the server read the first "b" before it went: the caller must count it unanswered
     assert [r["resent"] for r in results] == [False, True]
+
+
+def test_a_resend_that_fails_too_says_the_request_went_out_twice():
+    """Both copies may have been stored: the caller must know there were two (a chaos
+    draw had one reading three times at the server, counted once as unanswered)."""
+    def dies(conn):
+        conn.read_request()
+        conn.send(response(200, b"one"))
+        conn.read_request()
+        conn.close()
+
+    def dies_too(conn):
+        conn.read_request()
+        conn.close()
+
+    with ScriptedServer([dies, dies_too]) as srv:
+        (r1, r2), st = get(srv.url(), calls=('c.request("POST", "/1", b"a")',
+                                             'c.request("POST", "/2", b"b")'))
+    assert ok(r1)["body"] == "one"
+    err(r2, "connection closed before reply", sent=True)
+    assert r2["resent"] is True and st["resends"] == 1
+    assert [(r.conn, r.body) for r in srv.requests] == [(0, b"a"), (0, b"b"), (1, b"b")]
 
 
 def test_resend_when_send_fails_on_reused_connection():

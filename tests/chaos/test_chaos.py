@@ -44,3 +44,16 @@ def test_a_backoff_stays_short_when_the_clock_steps_back():
         Wake(faults=[{"action": "reply", "status": 503}]), Wake(step=-2 * DAY)]))
     assert not out.broken, out.broken
     assert out.figures["drain_s"] <= 2 * CONFIG["sample_interval_s"]
+
+
+def test_a_resend_that_goes_unanswered_counts_both_copies():
+    """Found by the chaos run on the 32-bit port (seed 320): the kept-alive connection
+    was reset after the server stored a request, the resend's reply was lost after it
+    was stored again, and the next upload stored it a third time: 2 duplicates, but
+    its reading was counted unanswered once."""
+    config = dict(CONFIG, upload=dict(CONFIG["upload"], chunk_max=1))
+    out = play(Scenario(config=config, wakes=[Wake(faults=[
+        {"action": "handle"}, {"action": "reset", "store": True},
+        {"action": "drop_after_store"}]), Wake()]))
+    assert not out.broken, out.broken
+    assert out.figures["duplicates"] == 2 == out.figures["unanswered"]
