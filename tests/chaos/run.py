@@ -131,8 +131,9 @@ def main(argv=None):
     first = random.randrange(1 << 30) if args.seed is None else args.seed
     jobs = min(args.jobs, args.draws)
     shares = [args.draws // jobs + (j < args.draws % jobs) for j in range(jobs)]
-    print("chaos: %d draws in %d jobs, seeds %d..%d (--seed %d replays this run)"
-          % (args.draws, jobs, first, first + jobs - 1, first), flush=True)
+    print("chaos: %d draws in %d job%s, seeds %d..%d (--seed %d replays this run)"
+          % (args.draws, jobs, "s" if jobs > 1 else "", first, first + jobs - 1, first),
+          flush=True)
     started = time.monotonic()
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
         results = pool.map(job, [(n, first + j, args.most_wakes) for j, n in enumerate(shares)])

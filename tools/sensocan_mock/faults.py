@@ -269,7 +269,7 @@ def _message(status):
 
 
 def _padded(reply, size, first=False):
-    """`reply` with its JSON object body grown to about `size` bytes (as rendered) by a
+    """`reply` with its JSON object body grown to `size` bytes (as rendered) by a
     "padding" key of x's; as it is when already that long or not an object."""
     if not isinstance(reply.body, dict):
         return reply
@@ -360,9 +360,8 @@ def _check_params(fn, params):
         if expected is not inspect.Parameter.empty:
             # JSON's true is no number: a bool passes only where the parameter is one
             boolean = expected is bool or bool in getattr(expected, "__args__", ())
-            _check(name, value, isinstance(value, expected) and (
-                boolean or not isinstance(value, bool)),
-                   "of type %s" % getattr(expected, "__name__", expected))
+            ok = isinstance(value, expected) and (boolean or not isinstance(value, bool))
+            _check(name, value, ok, "of type %s" % getattr(expected, "__name__", expected))
 
 
 class Faults:
