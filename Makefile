@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: help setup test test-32bit sim bench fuzz-power check-config battery-life docs docs-check clean
+.PHONY: help setup test test-32bit sim bench fuzz-power chaos check-config battery-life docs docs-check clean
 .DEFAULT_GOAL := help
 
 # Every target with a `## ` comment after its prerequisites lists itself here.
@@ -43,6 +43,11 @@ sim: setup ## an emulated node against a local Sensocan mock for ~30 s
 
 fuzz-power: setup ## thousands of power cuts over the real firmware (CUTS=n, default 5000)
 	$(BIN)/python -m tests.powercut.run --cuts $(or $(CUTS),5000)
+
+# Thousands of adversarial draws (tests/chaos): server behaviours, clock steps, power
+# cuts; tens of minutes. CHAOS_SEED=n replays a run; MICROPYTHON=path for another port.
+chaos: setup ## a property-based test of the whole node against a hostile server (CHAOS_DRAWS=n, default 2000)
+	$(BIN)/python -m tests.chaos.run --draws $(or $(CHAOS_DRAWS),2000) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 bench: setup ## figures: flash wear, spool speed, upload cost, wake heaps (MICROPYTHON32= adds the 32-bit port)
 	$(BIN)/python -m tools.bench $(if $(MICROPYTHON32),--micropython32 $(MICROPYTHON32))

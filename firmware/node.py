@@ -267,17 +267,23 @@ class Node:
 
     def _settle(self, now):
         """A clock that stepped (NTP, a hand-set RTC, a flat RTC battery) may leave due
-        times days or years ahead: none stays further off than the longest wait it is
-        ever set to, so a step never makes the node sleep past its next sample."""
+        times days or years ahead. The next sample is never set further off than its
+        interval: what it is beyond that, the clock went back at least, and every due
+        time moves back as far (a backoff of seconds stays seconds, not a day). And none
+        stays further off than the longest wait it is ever set to, so a step never makes
+        the node sleep past its next sample."""
         st, cfg, up = self.st, self.cfg, self.cfg["upload"]
+        back = 0 if st.next_sample == UNSET else st.next_sample - now - cfg["sample_interval_s"]
         bands = [cfg["upload_interval_s"]] + [b for _, b in cfg["power_bands"]]
         for name, most in (("next_sample", cfg["sample_interval_s"]),
                            ("next_upload", max(bands)),
                            ("retry_at", max(up["backoff_cap_s"], up["alert_retry_s"],
                                             backoff.RATE_MAX_S)),
                            ("unpark_at", up["alert_retry_s"])):
-            if getattr(st, name) > now + most:
-                setattr(st, name, now + most)
+            t = getattr(st, name)
+            if back > 0 and t != UNSET:
+                t -= back
+            setattr(st, name, min(t, now + most))
 
     def cycle(self):
         """One wake: sample and/or upload when due; returns seconds until the next wake."""

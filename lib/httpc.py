@@ -51,13 +51,15 @@ class HTTPError(Exception):
 
     `sent` is False only when the request cannot have reached the server: no body
     byte (bodyless: not the end of its headers) was written. When True the server
-    may have acted on it, so a retry may deliver it twice.
+    may have acted on it, so a retry may deliver it twice. `resent`: it went out twice
+    before failing (a kept-alive connection closed under it), so both may have arrived.
     """
 
-    def __init__(self, message, sent=False, why=NETWORK):
+    def __init__(self, message, sent=False, why=NETWORK, resent=False):
         super(HTTPError, self).__init__(message)  # no closure, unlike super()
         self.sent = sent
         self.why = why
+        self.resent = resent
 
 
 def _num(buf, start, end, base):
@@ -171,7 +173,7 @@ class Client:
         object with len() and write_to(writer), called again if the request is resent,
         that writes through this client's put(), room() and wrote() (sensocan.Writer).
         The reply's body goes to `sink(buf, start, end)` piece by piece (None: dropped).
-        `deadline_ms` (default: the client's) bounds the whole request.
+        The client's deadline bounds the whole request; `deadline_ms` shortens it.
         """
         if path and not path.startswith("/"):  # MicroPython's bytes take a str prefix too
             raise ValueError("path must start with /")
@@ -179,7 +181,8 @@ class Client:
             raise TypeError("body must be bytes")
         n = -1 if body is None else len(body)  # a streamed body checks its items here
         self.requests += 1
-        self._deadline = time.ticks_add(time.ticks_ms(), deadline_ms or self.deadline_ms)
+        d = self.deadline_ms
+        self._deadline = time.ticks_add(time.ticks_ms(), min(deadline_ms or d, d))
         self._sent = False  # sticky across the resend
         resent = False
         while True:
@@ -205,6 +208,7 @@ class Client:
                 self.close()
                 if isinstance(e, HTTPError):  # timeouts and bad replies: never resent
                     e.sent = self._sent
+                    e.resent = resent
                     raise
                 if not isinstance(e, ValueError) or self._phase != "TLS handshake":
                     raise
@@ -226,7 +230,7 @@ class Client:
                 why = TLS
             else:
                 err = "%s failed: %s" % (self._phase, err)
-            raise HTTPError(err, self._sent, why)
+            raise HTTPError(err, self._sent, why, resent)
 
     def _send(self, method, path, body, n, headers):
         # Connect unless the idle connection is still up, then write the request.
@@ -352,8 +356,10 @@ class Client:
 
     def _fill(self):
         # Read more reply bytes after the unread ones, buf[_pos:_end]; 0 at end of stream.
+        # The deadline holds while bytes keep coming too: a body that never ends, fast.
         mv = self._mv[self._end :]
-        while (n := self._sock.readinto(mv)) is None:  # nothing yet
+        while (n := self._sock.readinto(mv)) is None or time.ticks_diff(
+                self._deadline, time.ticks_ms()) <= 0:
             self._wait(_POLLIN)
         self.bytes_received += n
         self._end += n

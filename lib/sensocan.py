@@ -215,7 +215,9 @@ class Api:
             r = self.http.request("POST", "/devices/%s%s" % (self.device, path), body,
                                   self._headers, scan.feed, deadline)
         except httpc.HTTPError as e:
-            return Reply(_WHY.get(e.why, NETWORK_ERROR), message=str(e), sent=e.sent)
+            reply = Reply(_WHY.get(e.why, NETWORK_ERROR), message=str(e), sent=e.sent)
+            reply.resent = e.resent
+            return reply
         scan.finish()
         reply = classify(r.status, r.headers, scan)
         reply.resent = r.resent

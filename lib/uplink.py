@@ -276,8 +276,9 @@ class Uplink:
         res.went += reply.sent
         if reply.remaining is not None and reply.remaining <= 0:
             res.wait = backoff.rate_wait(reply.retry_after, 0)
-        if reply.resent or reply.sent and reply.status == 0:
-            res.unsure += items  # it may have arrived, and may arrive again
+        # each copy that may have arrived unanswered may arrive again: the first of a
+        # resent request, and one that no status came back for (the resend too)
+        res.unsure += items * (reply.resent + (reply.sent and reply.status == 0))
         if reply.kind is sensocan.STORED:
             if reply.count is not None and reply.count != items:
                 self.log.warn("server counted %d readings, we sent %d" % (reply.count, items))

@@ -52,7 +52,7 @@ def run(fn):
         except UnicodeError:
             out["body"] = None
     except httpc.HTTPError as e:
-        out = {"error": str(e), "sent": e.sent, "why": e.why}
+        out = {"error": str(e), "sent": e.sent, "why": e.why, "resent": e.resent}
     out["ms"] = time.ticks_diff(time.ticks_ms(), t0)
     print("@@" + json.dumps(out))
 
@@ -252,6 +252,28 @@ def test_resend_once_when_reused_connection_dies_before_reply(how):
     assert [(r.conn, r.body) for r in srv.requests] == [(0, b"a"), (0, b"b"), (1, b"b")]
     # the server read the first "b" before it went: the caller must count it unanswered
     assert [r["resent"] for r in results] == [False, True]
+
+
+def test_a_resend_that_fails_too_says_the_request_went_out_twice():
+    """Both copies may have been stored: the caller must know there were two (a chaos
+    draw had one reading three times at the server, counted once as unanswered)."""
+    def dies(conn):
+        conn.read_request()
+        conn.send(response(200, b"one"))
+        conn.read_request()
+        conn.close()
+
+    def dies_too(conn):
+        conn.read_request()
+        conn.close()
+
+    with ScriptedServer([dies, dies_too]) as srv:
+        (r1, r2), st = get(srv.url(), calls=('c.request("POST", "/1", b"a")',
+                                             'c.request("POST", "/2", b"b")'))
+    assert ok(r1)["body"] == "one"
+    err(r2, "connection closed before reply", sent=True)
+    assert r2["resent"] is True and st["resends"] == 1
+    assert [(r.conn, r.body) for r in srv.requests] == [(0, b"a"), (0, b"b"), (1, b"b")]
 
 
 def test_resend_when_send_fails_on_reused_connection():
@@ -629,6 +651,43 @@ def test_deadline_stops_a_trickling_server(certs, tls):
     err(r, "reply: deadline of 700 ms exceeded", sent=True)
     assert 600 <= r["ms"] < 2000
     assert st["bytes_received"] > 3  # it was trickling, not silent
+
+
+def test_a_longer_deadline_for_one_request_keeps_the_clients():
+    """The wake's time left for the radio (sensocan's `until`) can only shorten a
+    request's deadline: with minutes left, a trickling reply still ends at the client's
+    (README: a whole request gets 3 x api.timeout_s)."""
+    def trickle(conn):
+        conn.read_request()
+        conn.trickle(response(200, b"x" * 100), 0.05)
+
+    with ScriptedServer([trickle]) as srv:
+        (r,), _ = get(srv.url(), opts="allow_insecure_http=True, timeout_ms=500, deadline_ms=700",
+                      calls=('c.request("GET", "/x", deadline_ms=60000)',))
+    err(r, "reply: deadline of 700 ms exceeded", sent=True)
+    assert r["ms"] < 5000  # the trickle alone would take 5 s
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_deadline_stops_a_body_that_never_ends(certs, tls):
+    """A server that streams a body forever, as fast as the client reads: no wait ever
+    comes, and still the request ends at its deadline, its status kept (a chaos draw
+    kept a node reading for as long as the server cared to send)."""
+    def endless(conn):
+        conn.read_request()
+        conn.send(response(200, headers=[("Connection", "close")], length=False))
+        until = time.monotonic() + 20
+        try:
+            while time.monotonic() < until:
+                conn.send(b"x" * 16384)
+        except OSError:  # the client went
+            pass
+
+    with ScriptedServer([endless], tls=certs if tls else None) as srv:
+        opts = "timeout_ms=500, deadline_ms=700, " + ("ca=ca" if tls else "allow_insecure_http=True")
+        (r,), st = get(srv.url(), opts=opts, ca=str(certs["ca_der"]) if tls else None)
+    assert ok(r)["complete"] is False
+    assert r["size"] > 16384 and r["ms"] < 10000  # it streamed, and ended long before the server
 
 
 # --- memory ----------------------------------------------------------------------------------------

@@ -163,6 +163,23 @@ def test_a_request_that_went_out_twice_counts_as_unanswered_though_stored():
     assert res.acked == 6 and res.unsure == 6 and sp.pending() == 0
 
 
+def test_a_request_resent_and_unanswered_twice_counts_each_copy():
+    """The kept-alive connection dropped it (maybe stored), and the resend got no reply
+    either (maybe stored too): its readings may arrive twice more when sent again."""
+    sp, http, up, _ = setup(6, [ok(6)], chunk=6)
+
+    def lost_twice(method, path, body, headers, sink=None, deadline_ms=None):
+        http.request = lambda *a, **k: Http.request(http, *a, **k)
+        raise httpc.HTTPError("reply failed: connection closed before reply", True,
+                              httpc.NETWORK, True)
+
+    http.request = lost_twice
+    res = up.drain()
+    assert res.kind == sensocan.NETWORK_ERROR and res.unsure == 12 and sp.pending() == 6
+    res = up.drain()
+    assert res.acked == 6 and res.unsure == 0 and sp.pending() == 0
+
+
 def test_400_and_413_split_the_request_like_a_vague_422():
     for status in (400, 413):
         big = (status, {}, {"message": "Payload Too Large."})

@@ -163,6 +163,14 @@ class Exchange:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         socket.socket(fileno=sock.detach()).close()
 
+    def now(self):
+        """The server's clock (epoch seconds), as the Date header has it."""
+        return self._app.clock()
+
+    def closing(self):
+        """The server is going down or stopping: an action still sending should stop."""
+        return self._handler.server.closing.is_set()
+
     def sleep(self, seconds):
         """Wait `seconds`; the server stopping or going down cuts the wait and the action."""
         if self._handler.server.closing.wait(seconds):

@@ -12,8 +12,9 @@ batch; `times` is how many matching requests it takes (null: all of them); `dela
 slept before acting. The first matching rule wins. Other keys are the action's params.
 Actions that call handle() go through the API (rate limit included); the others do not.
 
-Actions (see each docstring): handle, reply, storm, close, reset, reply_close,
-drop_after_store, garbage, truncate, bad_length, bad_chunked, trickle. The usual cases:
+Actions (see each docstring, and the table in docs/testing.md): handle, reply, pad,
+reject, chunked, junk, endless, storm, close, reset, reply_close, drop_after_store,
+garbage, truncate, bad_length, bad_chunked, trickle. The usual cases:
 
     5xx                          {"action": "reply", "status": 503}
     drop before storing          {"action": "close"}  (FIN)  or  {"action": "reset"}  (RST)
@@ -21,21 +22,28 @@ drop_after_store, garbage, truncate, bad_length, bad_chunked, trickle. The usual
     slow reply (past a timeout)  {"action": "handle", "delay": 30}: stored after the delay
     reply trickled byte by byte  {"action": "trickle", "chunk": 1, "interval": 0.5}
     429 storm                    {"action": "storm", "retry_after": 5, "times": null}
+    a 1 MB reply                 {"action": "pad", "size": 1048576}  (stored, then padded)
+    Laravel's 422 for some items {"action": "reject", "fraction": 0.3}  (stores nothing)
+    a body that never ends       {"action": "endless"}
     server down                  not a rule: MockServer.down() / POST /_mock/down
 
 An action is a function `(exchange, **params)` registered with @action. The exchange
-gives it: handle() (normal processing, readings stored, returns the Reply), render(reply)
-(the RawReply about to be written), send(reply), write(bytes), close() (drop the
-connection once the action returns), reset() (abort it now with a TCP RST) and
-sleep(seconds). Adding an action is adding one function; its annotated parameters are
-type-checked when a rule is added.
+gives it: request (its method, path, headers and body), handle() (normal processing,
+readings stored, returns the Reply), render(reply) (the RawReply about to be written),
+send(reply), write(bytes), close() (drop the connection once the action returns),
+reset() (abort it now with a TCP RST), sleep(seconds), now() (the server's clock) and
+closing() (the server is going down). Adding an action is adding one function; its
+annotated parameters are type-checked when a rule is added.
 """
 
 import inspect
 import json
+import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 
 from .validation import KINDS
 from .wire import Reply, reason
@@ -55,9 +63,11 @@ def action(fn):
 
 
 @action
-def handle(ex):
-    """Normal processing and reply (with `delay`: a slow server)."""
-    ex.send(ex.handle())
+def handle(ex, headers: dict | None = None):
+    """Normal processing and reply (with `delay`: a slow server), `headers` added to it
+    (say X-RateLimit-Remaining: 0 on a 201)."""
+    reply = ex.handle()
+    ex.send(Reply(reply.status, reply.body, {**reply.headers, **(headers or {})}))
 
 
 @action
@@ -69,12 +79,104 @@ def reply(ex, status: int, body=None, headers: dict | None = None):
 
 
 @action
-def storm(ex, retry_after: int = 1):
-    """Too Many Requests, as the rate limit words it, with `Retry-After: retry_after` and
-    `X-RateLimit-Remaining: 0`; stores nothing. A storm: give it `times` (null: until
-    cleared), whatever the real limit says."""
-    reply(ex, 429, {"message": "Too Many Requests"},
-          {"Retry-After": str(retry_after), "X-RateLimit-Remaining": "0"})
+def storm(ex, retry_after: int | None = 1, remaining: bool = True, as_date: bool = False):
+    """Too Many Requests, as the rate limit words it, with `Retry-After: retry_after`
+    (null: no Retry-After; `as_date`: as the HTTP date that many seconds after the
+    reply's Date) and, with `remaining`, `X-RateLimit-Remaining: 0`; stores nothing. A
+    storm: give it `times` (null: until cleared), whatever the real limit says."""
+    headers = {}
+    if retry_after is not None:
+        headers["Retry-After"] = (formatdate(ex.now() + retry_after, usegmt=True) if as_date
+                                  else str(retry_after))
+    if remaining:
+        headers["X-RateLimit-Remaining"] = "0"
+    reply(ex, 429, {"message": "Too Many Requests"}, headers)
+
+
+@action
+def pad(ex, size: int, status: int | None = None, first: bool = False):
+    """The reply's JSON body grown to `size` bytes by a "padding" string (its first key
+    with `first`, else its last): normal processing, or with `status` a {"message"}
+    reply that stores nothing."""
+    ex.send(_padded(ex.handle() if status is None else _message(status), size, first))
+
+
+@action
+def reject(ex, fraction: int | float = 0.5, items: list | None = None, field: str = "value",
+           extra: int = 0, size: int = 0, seed: int = 0):
+    """Laravel's 422 for some of the request's items, storing nothing: names `items` (item
+    indices), or else a random `fraction` of the items (at least one; `seed` picks them),
+    as `data.N.<field>` (`data.<field>` for a single reading), plus `extra` indices past
+    the request's own; the body grown to `size` bytes. A body without readings is
+    processed normally."""
+    data = _request_data(ex.request)
+    if isinstance(data, dict):
+        keys = ["data." + field]
+    elif isinstance(data, list) and data:
+        n = len(data)
+        if items is None:
+            rng = random.Random(seed)
+            items = [i for i in range(n) if rng.random() < fraction] or [rng.randrange(n)]
+        keys = ["data.%d.%s" % (i, field) for i in list(items) + list(range(n, n + extra))]
+    else:
+        return ex.send(ex.handle())
+    errors = {key: [_VALIDATION.get(field, "The %s field is invalid.") % key] for key in keys}
+    message = errors[keys[0]][0]
+    if len(keys) > 1:  # how Laravel sums up the others
+        message += " (and %d more error%s)" % (len(keys) - 1, "s" if len(keys) > 2 else "")
+    ex.send(_padded(Reply(422, {"message": message, "errors": errors}), size))
+
+
+@action
+def chunked(ex, chunk_min: int = 1, chunk_max: int = 4096, size: int = 0, seed: int = 0):
+    """Normal processing; the reply (its body grown to `size` bytes) sent with
+    Transfer-Encoding: chunked, in chunks of random sizes from `chunk_min` to
+    `chunk_max` bytes (`seed` draws them), each chunk in its own write."""
+    raw = ex.render(_padded(ex.handle(), size))
+    body, rng = raw.body, random.Random(seed)
+    raw.remove("Content-Length")
+    raw.set("Transfer-Encoding", "chunked")
+    raw.body = b""
+    ex.write(raw.to_bytes())
+    start = 0
+    while start < len(body):
+        end = start + rng.randint(max(1, chunk_min), max(1, chunk_min, chunk_max))
+        ex.write(b"%x\r\n%s\r\n" % (len(body[start:end]), body[start:end]))
+        start = end
+    ex.write(b"0\r\n\r\n")
+
+
+@action
+def junk(ex, status: int = 200, size: int = 256, store: bool = False, seed: int = 0):
+    """A `status` reply announced as JSON whose body is `size` random bytes (`seed`);
+    with `store`, after storing the readings."""
+    if store:
+        ex.handle()
+    raw = ex.render(_message(status))
+    raw.body = random.Random(seed).randbytes(size)
+    raw.set("Content-Length", str(size))
+    ex.write(raw.to_bytes())
+
+
+@action
+def endless(ex, status: int | None = None, chunked: bool = False, seconds: int | float = 60):
+    """A reply whose body never ends: normal processing (or with `status` a reply that
+    stores nothing), its status line and headers, then a JSON string that goes on until
+    the client goes, the server goes down or `seconds` pass; framed by the connection's
+    close, or with `chunked` as chunks. The connection is closed after it."""
+    raw = ex.render(_message(status) if status is not None else ex.handle())
+    head = raw.body[:-1] + b',"padding":"'  # the reply's object, still open
+    raw.remove("Content-Length")
+    if chunked:
+        raw.set("Transfer-Encoding", "chunked")
+    raw.set("Connection", "close")
+    raw.body = b""
+    ex.close()
+    ex.write(raw.to_bytes())
+    data, until = head, time.monotonic() + seconds
+    while time.monotonic() < until and not ex.closing():
+        ex.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        data = b"x" * 16384
 
 
 @action
@@ -84,9 +186,12 @@ def close(ex):
 
 
 @action
-def reset(ex):
+def reset(ex, store: bool = False):
     """Read the request, then abort the connection with a TCP reset (the client gets
-    ECONNRESET, under TLS too); stores nothing."""
+    ECONNRESET, under TLS too); with `store`, after storing the readings, else storing
+    nothing."""
+    if store:
+        ex.handle()
     ex.reset()
 
 
@@ -149,6 +254,40 @@ def trickle(ex, chunk: int = 1, interval: int | float = 0.05):
         if start:
             ex.sleep(interval)
         ex.write(data[start:start + step])
+
+
+_VALIDATION = {  # Laravel's wording, as validation.py gives it
+    "value": "The %s field must be a number.",
+    "timestamp": "The %s field must be a valid date.",
+    "sensor_slug": "The selected %s is invalid.",
+    "sensor_uuid": "The selected %s is invalid.",
+}
+
+
+def _message(status):
+    return Reply(status, {"message": reason(status)})
+
+
+def _padded(reply, size, first=False):
+    """`reply` with its JSON object body grown to `size` bytes (as rendered) by a
+    "padding" key of x's; as it is when already that long or not an object."""
+    if not isinstance(reply.body, dict):
+        return reply
+    length = len(json.dumps(reply.body, separators=(",", ":")))
+    pad = size - length - len(',"padding":""')
+    if pad <= 0:
+        return reply
+    body = {"padding": "x" * pad, **reply.body} if first else {**reply.body, "padding": "x" * pad}
+    return Reply(reply.status, body, reply.headers)
+
+
+def _request_data(request):
+    """The request body's "data" (a list or an object), or None if it has none."""
+    try:
+        data = json.loads(request.body or b"").get("data")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return data if isinstance(data, (dict, list)) else None
 
 
 @dataclass
@@ -219,8 +358,10 @@ def _check_params(fn, params):
     for name, value in params.items():
         expected = signature.parameters[name].annotation
         if expected is not inspect.Parameter.empty:
-            _check(name, value, not isinstance(value, bool) and isinstance(value, expected),
-                   "of type %s" % getattr(expected, "__name__", expected))
+            # JSON's true is no number: a bool passes only where the parameter is one
+            boolean = expected is bool or bool in getattr(expected, "__args__", ())
+            ok = isinstance(value, expected) and (boolean or not isinstance(value, bool))
+            _check(name, value, ok, "of type %s" % getattr(expected, "__name__", expected))
 
 
 class Faults:

@@ -102,6 +102,17 @@ class MockServer:
             if self._listener is None and not self.stopping.is_set():
                 self._listen()
 
+    def wait_idle(self, timeout):
+        """Wait until no connection is open, so no fault action is still sleeping or
+        sending (a slow one stores after its client gave up); False if some still are
+        after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while (listener := self._listener) is not None and listener.open_count():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def __enter__(self):
         return self.start()
 
@@ -213,6 +224,11 @@ class _Listener(socketserver.TCPServer):
             with self._lock:
                 self._open.pop(me, None)
             self.shutdown_request(sock)
+
+    def open_count(self):
+        """Connections being served now."""
+        with self._lock:
+            return len(self._open)
 
     def handle_error(self, request, client_address):
         """Clients vanishing, timing out or failing the TLS handshake are routine here;
