@@ -162,7 +162,9 @@ class Node:
                 http = httpc.Client(api_cfg["base_url"], ca=ca,
                                     allow_insecure_http=api_cfg["allow_insecure_http"],
                                     timeout_ms=int(api_cfg["timeout_s"] * 1000),
-                                    deadline_ms=int(api_cfg["timeout_s"] * 3000))
+                                    # within the watchdog, which is fed once a request
+                                    deadline_ms=min(int(api_cfg["timeout_s"] * 3000),
+                                                    _WDT_MS - 10000))
             except ValueError as e:  # a setting the server cannot be reached with
                 return self._person(now, "api", "upload impossible: %s" % e)
             if battery is not None and not sensocan.battery_ok(battery):

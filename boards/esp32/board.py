@@ -228,6 +228,8 @@ def _joined(w, deadline):
     while not w.isconnected():
         if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
             return False
+        if _wdt is not None:  # wifi.timeout_s may be as long as the watchdog's
+            _wdt.feed()
         time.sleep_ms(50)
     return True
 
