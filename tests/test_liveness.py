@@ -63,8 +63,14 @@ def test_a_422_of_any_size_sets_the_unknown_sensor_aside_and_the_rest_flows(kit,
     {"action": "garbage"},  # not HTTP at all: a bad reply, maybe stored
     {"action": "truncate", "keep": 30},  # cut after the status line
     {"action": "bad_chunked"},
-])
+    {"action": "junk", "status": 201, "size": 65536, "store": True},  # binary, said to be JSON
+    {"action": "endless", "seconds": 20},  # stored, then a body that does not end
+    {"action": "endless", "status": 422, "chunked": True, "seconds": 20},
+], ids=["garbage", "truncated", "bad-chunks", "binary", "endless", "endless-422"])
 def test_junk_replies_are_unanswered_never_a_crash(kit, fault):
+    """At the node's heap, whatever the body: a bad reply is unanswered and sent again,
+    a status that came stands (the endless one's body is cut at the request's deadline)."""
+    kit.write_config(api={"timeout_s": 1})  # a request's deadline: 3 s
     kit.server.faults.add(times=1, **fault)
     runs = kit.cycles(1)
     assert "MemoryError" not in runs[0].output and "Traceback" not in runs[0].output
