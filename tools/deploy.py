@@ -175,7 +175,12 @@ def open_problem(port, e):
 
 def info(port, paths=()):
     """What the board is, its filesystem, and the SHA-256 of each of `paths` (None: absent)."""
-    out = mpremote(port, "exec", _INFO % {"manifest": MANIFEST, "paths": list(paths)})
+    return parse_info(mpremote(port, "exec", _INFO % {"manifest": MANIFEST,
+                                                       "paths": list(paths)}))
+
+
+def parse_info(out):
+    """_INFO's output: the board's report, its "hashes" gathered from the lines after."""
     about, hashes = None, {}
     for line in out.splitlines():
         if line.startswith("{"):
