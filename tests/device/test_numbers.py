@@ -130,3 +130,27 @@ def test_a_spool_whose_indices_cross_2_30_keeps_every_reading_in_order():
         sp.ack(n)
     assert got == [float(i) for i in range(100)] and sp.lost == 0
     assert spool.Spool(root).pending() == 0
+
+
+def test_commit_allocates_the_same_for_one_reading_as_for_64():
+    """commit() opens its files (the readings' and the state's: their objects and names,
+    and the state's CRC, boxed when it reaches 2^30): nothing a reading adds."""
+    import flashfs
+
+    flashfs.mount()
+    sp = spool.Spool("/flash/data/commits")
+
+    def commit(n):
+        for i in range(n):
+            sp.append(i % 3, 60061400 + i, 21.5)
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        sp.commit()
+        spent = gc.mem_alloc() - before
+        gc.enable()
+        return spent
+
+    commit(1)
+    one, many = commit(1), commit(64)
+    assert abs(many - one) <= 32, (one, many)
