@@ -94,8 +94,8 @@ sys.path[:] = ["", ".frozen", sys.path[0], "/flash/lib"]  # sys.path[0]: this RO
 try:
     print("[vboard] %s reset, %s" % (os.getenv("SENSOCAN_RESET_CAUSE"), _fs))
     del _fs
-    # both compiled from source and run in this one namespace (pyexec_file), so what
-    # main.py deletes of boot.py's is gone
+    # both compiled from source and run in this one namespace (pyexec_file): main.py sees
+    # boot.py's names, and the REPL after them both, as on the chip
     for _name in ("boot.py", "main.py") if not os.getenv("VBOARD_RAW") else ("boot.py",):
         try:
             with open(_name) as _f:

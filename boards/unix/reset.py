@@ -25,8 +25,8 @@ vfs.mount(_fs, "/flash")
 del _fs, _state
 
 # As on the ESP32 (ports/esp32/main.c, pyexec_file): boot.py, then main.py only when
-# boot.py succeeded, both compiled from source and run in this one namespace, so what
-# main.py deletes of boot.py's (safemode) is gone; a failure is printed and the REPL left.
+# boot.py succeeded, both compiled from source and run in this one namespace (main.py sees
+# boot.py's names, as on the chip); a failure is printed and the REPL left.
 
 
 def _run(name):
