@@ -4,9 +4,9 @@ Only a changed config pays for this module and the validator (the biggest module
 the board); both are unloaded before the node runs.
 """
 
-import json
-import os
 import sys
+
+import atomic
 
 # unloaded once the config is checked (this module too): the dict is all we keep
 _UNLOAD = ("config", "strictjson", "certfile", "configcheck")
@@ -32,10 +32,7 @@ def run(path, found):
 def store(path, key, cfg):
     """Cache the validated config (if it cannot be written, the next boot validates
     again)."""
-    tmp = path + ".tmp"
     try:
-        with open(tmp, "w") as f:
-            json.dump({"key": key, "config": cfg}, f)
-        os.rename(tmp, path)
+        atomic.dump(path, {"key": key, "config": cfg})
     except OSError:
         pass

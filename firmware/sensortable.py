@@ -7,7 +7,8 @@ backlog is still uploaded under its own slug or uuid.
 """
 
 import json
-import os
+
+import atomic
 
 _MAX = 255
 
@@ -31,8 +32,5 @@ def load(path, sensors):
             grown = True
         numbers.append(table.index(ident))
     if grown:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(table, f)
-        os.rename(tmp, path)
+        atomic.dump(path, table)
     return table, numbers

@@ -9,10 +9,10 @@ date. Loaded only while some session needs it.
 """
 
 import json
-import os
 
 from micropython import const
 
+import atomic
 import clock
 
 _KEPT = const(8)
@@ -61,7 +61,5 @@ class Sessions:
         return t + off
 
     def _save(self):
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"last": self.last, "offsets": [[k, v] for k, v in self.offsets.items()]}, f)
-        os.rename(tmp, self.path)
+        atomic.dump(self.path, {"last": self.last,
+                                "offsets": [[k, v] for k, v in self.offsets.items()]})

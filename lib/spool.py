@@ -26,6 +26,7 @@ import struct
 
 from micropython import const
 
+import atomic
 import crc32
 
 RECORD = const(16)
@@ -368,11 +369,8 @@ class Spool:
         struct.pack_into("<IIII", buf, 0, _SENT_MAGIC, self.cursor, n, 0)
         buf[16:size] = memoryview(bits)[: size - 16]
         struct.pack_into("<I", buf, size, binascii.crc32(memoryview(buf)[:size]))
-        tmp = self.root + "/sent.tmp"
         self.writes += 1
-        with open(tmp, "wb") as f:
-            f.write(buf)
-        os.rename(tmp, self.root + "/sent")
+        atomic.write(self.root + "/sent", buf)
 
     def progress(self, bits):
         """Load the saved progress into `bits` (WINDOW_MAX bits); returns its `n`, 0 if

@@ -2,6 +2,7 @@
 # counts every file it writes, and the RTC state keeps the last battery reading.
 import os
 
+import atomic
 import flashfs
 import spool
 from rtcstate import RtcState
@@ -19,7 +20,8 @@ def _counting_open(path, mode="r", *args):
     return _open(path, mode, *args)
 
 
-spool.open = _counting_open  # the module's global: every open() in spool.py goes through it
+# the modules' global: every open() in spool.py, and in the atomic writes it makes, goes through it
+spool.open = atomic.open = _counting_open
 
 
 def fill(sp, first, n, per_commit):
