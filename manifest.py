@@ -41,4 +41,5 @@ require("upysh")
 # (pyexec_file_if_exists), so a flash holding only config.json is a complete node.
 freeze("firmware")
 freeze("boards/esp32", "board.py")
+freeze("boards/esp32", "boardmodels.py")  # in lib/ on a filesystem build (tools/build.py)
 freeze("lib")

@@ -9,7 +9,8 @@ import sys
 import atomic
 
 # unloaded once the config is checked (this module too): the dict is all we keep
-_UNLOAD = ("config", "strictjson", "certfile", "configcheck")
+_UNLOAD = ("config", "configkit", "confignet", "confighw", "configsensors", "boardmodels",
+           "strictjson", "certfile", "configcheck")
 
 
 def run(path, found):

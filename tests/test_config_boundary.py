@@ -14,8 +14,7 @@ from tests.test_config import UUID, base, ca_der, device_check
 from tools import check_config, sim
 from tools import unixport as mpy
 
-sys.path.insert(0, str(mpy.ROOT / "lib"))
-import config  # noqa: E402  (the validator itself)
+import configsensors  # noqa: E402  (check_config put the validator's modules on the path)
 import strictjson  # noqa: E402
 
 WIFI = {"ssid": "net"}
@@ -215,10 +214,10 @@ def node(tmp, path):
 
 def largest():
     """The largest config in practice: as many sensors with 64-character slugs and UUIDs
-    as the node's memory takes (lib/config.py's weights), with the most parameters a
+    as the node's memory takes (lib/configsensors.py's weights), with the most parameters a
     driver takes, every optional section filled, one sensor a line."""
     uuid = "%08x-0000-4000-8000-%012x"
-    most = config._BUDGET // (config._WEIGHT + (64 + 36) // config._NAME_CHARS)
+    most = configsensors.BUDGET // (configsensors.WEIGHT + (64 + 36) // configsensors.NAME_CHARS)
     sensors = [{"slug": ("sensor_%02d_" % i + "x" * 64)[:64], "uuid": uuid % (i, i),
                 "driver": "analog", "pin": (32, 33, 34, 36, 37, 38, 39)[i % 7],
                 "samples": 256, "scale": 30.303, "offset": -1.25, "vmin": 0.15, "vmax": 3.1}
@@ -236,7 +235,7 @@ def largest():
         "battery": {"source": "adc", "pin": 35, "ratio": 2.0, "samples": 16},
         "power_bands": [{"below_v": round(3.9 - 0.1 * k, 2), "upload_interval_s": 1800 * (k + 1)}
                         for k in range(8)],
-        "health": {h: ("health_%s_" % h + "y" * 64)[:64] for h in config.HEALTH},
+        "health": {h: ("health_%s_" % h + "y" * 64)[:64] for h in configsensors.HEALTH},
         "spool": {"capacity": 70000, "when_full": "drop_oldest"},
         "upload": {"chunk_max": 200, "max_requests": 50, "backoff_base_s": 30,
                    "backoff_cap_s": 3600, "alert_retry_s": 3600, "deadline_s": 180},

@@ -3,16 +3,16 @@ power, ADC calibration and the register-level sensor drivers. The device (MicroP
 and the host command give the same errors (tests/test_config.py's harness)."""
 
 import json
-import sys
 
 import pytest
 
 from tests.test_config import base, device_errors, write
 from tools import check_config
-from tools import unixport as mpy
 
-sys.path.insert(0, str(mpy.ROOT / "lib"))
-import config  # noqa: E402  (the validator itself, for its tables)
+import confighw  # noqa: E402  (check_config put the validator's modules on the path)
+import configkit  # noqa: E402
+from boardmodels import BOARD_MODELS  # noqa: E402
+from config import ConfigError, validate  # noqa: E402
 
 WIFI = {"ssid": "x", "password": "y"}
 
@@ -153,16 +153,16 @@ def test_chip_sensors_and_calibration_are_normalised(tmp_path):
 
 
 def test_every_board_model_is_consistent_with_its_chip():
-    for name, m in config.BOARD_MODELS.items():
-        c = config._Checker(None)
+    for name, m in BOARD_MODELS.items():
+        c = configkit.Checker(None)
         for pin, output in ((m.sda, True), (m.scl, True), (m.led, True), (m.button, False)):
             if pin is not None:
-                assert config._gpio(c, pin, m.chip, name, output), c.errors
+                assert confighw.gpio(c, pin, m.chip, name, output), c.errors
         if m.battery_pin is not None:
-            config._adc_pin(c, m.battery_pin, m.chip, name)
+            confighw.adc_pin(c, m.battery_pin, m.chip, name)
             assert m.battery_ratio > 1
         assert c.errors == [] and m.sleep_ua > 0 and m.sda != m.scl
-    lolin = config.BOARD_MODELS["lolin_d32"]
+    lolin = BOARD_MODELS["lolin_d32"]
     assert (lolin.battery_pin, lolin.battery_ratio, lolin.led, lolin.led_active_low) == (
         35, 2.0, 5, True)
 
@@ -175,8 +175,8 @@ def test_ds18b20s_sharing_a_pin_must_each_name_their_rom():
            "sensors": [{"slug": "a", "driver": "ds18b20", "pin": 4},
                        {"slug": "b", "driver": "ds18b20", "pin": 4},
                        {"slug": "c", "driver": "ds18b20", "pin": 5}]}
-    with pytest.raises(config.ConfigError) as e:
-        config.validate(cfg)
+    with pytest.raises(ConfigError) as e:
+        validate(cfg)
     need = "required: 2 DS18B20s share GPIO 4 (give each its ROM code, from OneWire.scan())"
     assert [x for x in e.value.errors if ".rom" in x] == [
         "sensors[0].rom: " + need, "sensors[1].rom: " + need]
@@ -224,7 +224,7 @@ STRAPPING = ("%s: GPIO %d is a strapping pin of the %s: if what is wired to it p
 
 @pytest.mark.host
 def test_strapping_pins_warn_only_when_the_config_sets_them(tmp_path):
-    for model in config.BOARD_MODELS:  # their own LED and BOOT button are the documented use
+    for model in BOARD_MODELS:  # their own LED and BOOT button are the documented use
         assert check(tmp_path, esp32(board_model=model, sensors=[
             {"slug": "t", "driver": "bme280", "quantity": "temperature"}]))["warnings"] == []
     cfg = check(tmp_path, esp32(pins={"led": 2}, battery={"source": "adc", "pin": 33}))

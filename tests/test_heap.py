@@ -2,20 +2,17 @@
 to spare (an ESP32's 111,936 bytes on a 32-bit port: `make test-32bit`), and one sensor
 or table point more is refused by the validator, never found out by a MemoryError.
 
-The configs are the limits of lib/config.py's sensor weights; `make bench` measures their
+The configs are the limits of lib/configsensors.py's sensor weights; `make bench` measures their
 smallest heaps (tools/bench/node_heap.py runs the wakes here)."""
 
 import json
 import re
-import sys
 
 import pytest
 
 from tools import unixport
 from tools.bench import node_heap
-
-sys.path.insert(0, str(unixport.ROOT / "lib"))
-import config  # noqa: E402  (the device's validator, as tools/check_config.py runs it)
+from tools.check_config import config  # the device's validator, as the host tool runs it
 
 HEAVIEST = ["wave:40", "long:24", "table2:28", "table:9", "table:4,table2:10,wave:9"]
 ONE_MORE = ["long:25", "table2:29", "table:10", "table:4,table2:10,wave:10"]

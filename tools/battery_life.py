@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 from tools import cli
+from tools.check_config import config  # the device's validator; puts its modules on the path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-import config  # noqa: E402  (the device's validator and board models)
+from boardmodels import BOARD_MODELS  # noqa: E402  (boards/esp32: each board's sleep current)
 from drivers.registry import DRIVERS  # noqa: E402  (what each driver waits for a measurement)
 
 # Currents in mA from the ESP32 Series Datasheet v3.5 (Espressif), at 3.3 V, 25 °C:
@@ -70,7 +70,7 @@ def _chips(sensors):
     seen = []
     for s in sensors:
         d = s["driver"]
-        bus = DRIVERS[d][0]
+        bus = DRIVERS[d].bus
         key = (d, s["addr"] if bus == "i2c" else (s["pin"], s["rom"]) if bus == "onewire"
                else s["index"])
         if key not in seen:
@@ -81,7 +81,7 @@ def _chips(sensors):
 def sample_wake_ms(cfg):
     """A sampling wake, reset to deep sleep: boot, node.run and every measurement (what
     the drivers wait for one, lib/drivers/registry.py)."""
-    return BOOT_MS + RUN_MS + sum(DRIVERS[d][4] for d, _ in _chips(cfg["sensors"]))
+    return BOOT_MS + RUN_MS + sum(DRIVERS[d].measure_ms for d, _ in _chips(cfg["sensors"]))
 
 
 def model(cfg, upload_interval=None, measured=None):
@@ -134,11 +134,11 @@ def load_config(path, board_model):
     if name is None:
         raise Problem("%s has no board_model (a %s board): give --board-model (make: "
                       "BOARD_MODEL=), one of %s"
-                      % (path, cfg["board"], ", ".join(sorted(config.BOARD_MODELS))))
-    if name not in config.BOARD_MODELS:
+                      % (path, cfg["board"], ", ".join(sorted(BOARD_MODELS))))
+    if name not in BOARD_MODELS:
         raise Problem("unknown board model %r: one of %s"
-                      % (name, ", ".join(sorted(config.BOARD_MODELS))))
-    cfg["_board_model"], cfg["_board_ua"] = name, config.BOARD_MODELS[name].sleep_ua
+                      % (name, ", ".join(sorted(BOARD_MODELS))))
+    cfg["_board_model"], cfg["_board_ua"] = name, BOARD_MODELS[name].sleep_ua
     return cfg
 
 
@@ -236,7 +236,7 @@ def main(argv=None):
                     help="the node's config.json")
     ap.add_argument("--capacity-mah", required=True, type=cli.positive_float,
                     help="the battery's capacity in mAh")
-    ap.add_argument("--board-model", choices=sorted(config.BOARD_MODELS),
+    ap.add_argument("--board-model", choices=sorted(BOARD_MODELS),
                     help="override (or give, for a unix config) the board model")
     ap.add_argument("--measured", metavar="FILE", type=cli.existing_file,
                     help="health readings: the mock's SQLite file, its `list` output, or a "

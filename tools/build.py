@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".build"
 _AS_SOURCE = ("boot.py", "main.py")
+# Board knowledge the validator reads on every board (and the host tools): to lib/ on both
+BOARD_CATALOGUE = ROOT / "boards" / "esp32" / "boardmodels.py"
 
 
 def mpy_cross():
@@ -36,8 +38,9 @@ def sources(board):
     for src in sorted((ROOT / "boards" / board).rglob("*.py")):
         rel = src.relative_to(ROOT / "boards" / board)
         # reset.py is the emulated boot ROM; frozen/ goes into a firmware build (manifest.py)
-        if src.name != "reset.py" and rel.parts[0] != "frozen":
+        if src.name != "reset.py" and rel.parts[0] != "frozen" and src != BOARD_CATALOGUE:
             yield src, rel
+    yield BOARD_CATALOGUE, Path("lib") / BOARD_CATALOGUE.name
     for src in sorted((ROOT / "lib").rglob("*.py")):
         yield src, Path("lib") / src.relative_to(ROOT / "lib")
 

@@ -36,6 +36,10 @@ from cryptography import x509
 from tools import cli, deploy
 from tools.check_config import config as validator
 
+from boardmodels import BOARD_MODELS, CHIPS  # noqa: E402  (check_config sets the path)
+from confighw import BATTERY_SOURCES  # noqa: E402
+from drivers.registry import DRIVERS  # noqa: E402
+
 DEFAULT_URL = "https://api.sensocan.com/api/v1"
 DEFAULT_OUT = "private/config.json"  # private/ is git-ignored: the file holds the token
 DEFAULT_MODEL = "esp32_devkitc"  # the validator's model for an esp32 config that names none
@@ -97,7 +101,7 @@ def sensor(text):
     s = parse_spec(text, ("slug", "driver", "pin"))
     if "driver" not in s:
         raise Wrong("%r: expected SLUG:DRIVER[:PIN][:PARAM=VALUE...], e.g. soil:adc:34; "
-                    "drivers: %s" % (text, ", ".join(sorted(validator.DRIVERS))))
+                    "drivers: %s" % (text, ", ".join(sorted(DRIVERS))))
     if validator.is_uuid(s.get("slug")):
         s["uuid"] = s.pop("slug")
     return s
@@ -242,7 +246,7 @@ def ask_missing(args, asker):
         args.board = asker.ask("Board (%s; unix: the virtual board)"
                                % ", ".join(validator.BOARDS), "esp32", _one_of(validator.BOARDS))
     if args.board == "esp32" and not args.board_model:
-        models = sorted(validator.BOARD_MODELS)
+        models = sorted(BOARD_MODELS)
         args.board_model = asker.ask("Board model (%s)" % ", ".join(models), DEFAULT_MODEL,
                                      _one_of(models))
     if not args.base_url:
@@ -303,13 +307,13 @@ _number = _as(float, "a number")
 def _available(table, board):
     """The names in a validator table (drivers, battery sources: the board an entry needs
     last) this board can use."""
-    return [name for name, entry in sorted(table.items()) if entry[-1] in (None, board)]
+    return [name for name, entry in sorted(table.items()) if entry.board in (None, board)]
 
 
 def _model(args):
     if args.board != "esp32":
         return None
-    return validator.BOARD_MODELS.get(args.board_model or DEFAULT_MODEL)
+    return BOARD_MODELS.get(args.board_model or DEFAULT_MODEL)
 
 
 def ask_battery(args, asker):
@@ -318,7 +322,7 @@ def ask_battery(args, asker):
     divider = None
     if model and model.battery_pin is not None:
         divider = model.battery_pin, model.battery_ratio
-    sources = _available(validator.BATTERY_SOURCES, args.board)
+    sources = _available(BATTERY_SOURCES, args.board)
     default = "adc" if divider else "sim" if "sim" in sources else "none"
     source = asker.ask("Battery voltage from (%s; adc: a divider to an ADC1 pin)"
                        % ", ".join(sources), default, _one_of(sources))
@@ -339,7 +343,7 @@ def _battery_part(args, spec, key, value):
 
 
 def ask_sensors(args, asker):
-    drivers = _available(validator.DRIVERS, args.board)
+    drivers = _available(DRIVERS, args.board)
     asker.out("Sensors as SLUG:DRIVER[:PIN][:PARAM=VALUE...], e.g. soil:adc:34:scale=30.3 "
               "(drivers: %s); an empty line ends the list" % ", ".join(drivers))
     while True:
@@ -375,7 +379,7 @@ def safe_mode_pin(pin, args):
     model = _model(args)
     if model is None:
         return pin
-    chip = validator.CHIPS[model.chip]
+    chip = CHIPS[model.chip]
     if pin in STRAPPING[model.chip] and pin != model.button:
         raise Wrong("GPIO %d is a strapping pin: held at reset, it can start the ROM "
                     "downloader instead of the node" % pin)
@@ -529,7 +533,7 @@ def main(argv=None):
                     help="file to write (default %s)" % DEFAULT_OUT)
     ap.add_argument("--force", action="store_true", help="replace an existing file")
     ap.add_argument("--board", choices=validator.BOARDS)
-    ap.add_argument("--board-model", choices=sorted(validator.BOARD_MODELS),
+    ap.add_argument("--board-model", choices=sorted(BOARD_MODELS),
                     help="esp32 only: the board's pins and battery divider")
     ap.add_argument("--upload", metavar="CONFIG", type=cli.existing_file,
                     help="instead of writing one: check an existing config and copy it "

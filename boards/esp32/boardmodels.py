@@ -1,9 +1,9 @@
 """The ESP32 chips and board models a config can name: pin tables and board defaults.
 
-Read by the validator (lib/config.py), on the node when config.json changed and by the
-host tools (check_config, provision, battery_life) under CPython, so it lives in lib/
-beside it rather than in boards/esp32, which only the ESP32 build deploys. Ranges are
-(first, last) GPIO pairs.
+Board knowledge, kept with the ESP32 board; the validator reads it on every board (the
+emulated one checks esp32 configs too) and in the host tools under CPython, so
+tools/build.py deploys it to lib/ on both boards and tools/check_config.py puts this
+folder on the host's path. Ranges are (first, last) GPIO pairs.
 """
 
 from collections import namedtuple
