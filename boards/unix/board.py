@@ -166,8 +166,8 @@ def i2c(spec):
     import i2csim
     from drivers.registry import DRIVERS
 
-    chips = world().get("i2c") or {"0x%02x" % e[3]: {"chip": name}
-                                   for name, e in DRIVERS.items() if e[0] == "i2c"}
+    chips = world().get("i2c") or {"0x%02x" % e[3]: {"chip": name}  # one address, two drivers: the later name
+                                   for name, e in sorted(DRIVERS.items()) if e[0] == "i2c"}
     bus = i2csim.I2C({}, {int(addr, 16): _maker(DRIVERS, dict(params))
                           for addr, params in chips.items()})
     for fault in world().get("i2c_faults", ()):

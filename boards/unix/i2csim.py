@@ -35,6 +35,7 @@ class I2C:
         self.recoveries = 0
         self._faults = {}
         self._stuck = False
+        self._second = bytearray(1)  # a 2-byte write's second byte (a Sensirion command's)
 
     def inject(self, addr, fault, times=1):
         if fault == "stuck":
@@ -60,9 +61,13 @@ class I2C:
 
     def writeto(self, addr, buf, stop=True):
         dev = self._start(addr)
-        if len(buf):
-            dev.write(buf[0], _EMPTY if len(buf) == 1 else memoryview(buf)[1:])
-        return len(buf)
+        n = len(buf)
+        if n == 2:  # no memoryview: a measurement's command allocates nothing
+            self._second[0] = buf[1]
+            dev.write(buf[0], self._second)
+        elif n:
+            dev.write(buf[0], _EMPTY if n == 1 else memoryview(buf)[1:])
+        return n
 
     def readfrom_into(self, addr, buf, stop=True):
         self._start(addr).read(buf)

@@ -1,15 +1,14 @@
 # Device tests (MicroPython): register-level sensor drivers on the simulated buses,
 # against the datasheets' worked examples, with every bus fault a node meets.
 import errno
-import gc
 
 import i2csim
-import micropython
 from chips.bh1750 import BH1750 as BH1750Chip
 from chips.bme280 import BME280 as BME280Chip
 from chips.ds18b20 import DS18B20 as DS18B20Chip
 from chips.sht4x import SHT4x as SHT4xChip
 from chips.tmp117 import TMP117 as TMP117Chip
+from driverkit import bytes_per_call, locked, oserror, raises
 from drivers.analog import Linear, Table
 from drivers.bh1750 import BH1750
 from drivers.bme280 import BME280
@@ -17,44 +16,6 @@ from drivers.crc8 import dallas, sensirion
 from drivers.ds18b20 import DS18B20
 from drivers.sht4x import SHT4x
 from drivers.tmp117 import TMP117
-
-
-def raises(exc, fn, *args):
-    """The exception fn(*args) raises, which must be an `exc`."""
-    try:
-        fn(*args)
-    except exc as e:
-        return e
-    raise AssertionError("%s not raised" % exc.__name__)
-
-
-def oserror(code, fn, *args):
-    e = raises(OSError, fn, *args)
-    assert e.errno == code, e
-    return e
-
-
-def locked(fn):
-    """fn() with the heap locked: anything it allocates raises MemoryError."""
-    micropython.heap_lock()
-    try:
-        return fn()
-    finally:
-        micropython.heap_unlock()
-
-
-def bytes_per_call(fn, n=5):
-    """Heap bytes fn() allocates a call, after a first call (gc off: nothing is freed)."""
-    fn()
-    gc.collect()
-    gc.disable()
-    try:
-        before = gc.mem_alloc()
-        for _ in range(n):
-            fn()
-        return (gc.mem_alloc() - before) // n
-    finally:
-        gc.enable()
 
 
 def test_crc8_datasheet_examples():
