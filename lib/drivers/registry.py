@@ -48,6 +48,8 @@ DRIVERS = {
                      ("temperature", "pressure", "humidity"), 0x76, 12, (), None),
     "ds18b20": Driver("onewire", ("drivers.ds18b20", "DS18B20"), ("temperature",), None, 750,
                       (("pin", INT), ("rom", STR, None)), None),
+    "sht3x": Driver("i2c", ("drivers.sht3x", "SHT3x"), ("temperature", "humidity"), 0x44, 18,
+                    (), None),
     "sht4x": Driver("i2c", ("drivers.sht4x", "SHT4x"), ("temperature", "humidity"), 0x44, 20,
                     (), None),
     "tmp117": Driver("i2c", ("drivers.tmp117", "TMP117"), ("temperature",), 0x48, 125, (),
