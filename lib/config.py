@@ -8,9 +8,11 @@ report the same lines: keys are visited in sorted order (MicroPython's dicts do 
 keep the file's order) and floats are shown to 7 digits (MicroPython's float parsing
 can differ from CPython's in the last bit).
 
-This module reads the file and runs the sections in order; they live by subject in
-configkit (the checker), confignet (api, wifi, upload, clock, spool), confighw (board,
-pins, battery) and configsensors (sensors, health).
+This module reads the file, runs the sections in order and holds the short ones about
+the server and the way to it (api, wifi, upload, clock, spool); the others live by
+subject: configkit (the checker and its value kinds), confighw (board model, pins, I2C,
+ADC calibration, battery, power bands) and configsensors (sensors, health). All of them
+are unloaded together once the config is checked (firmware/configcheck.py).
 """
 
 import gc
@@ -18,7 +20,8 @@ import json
 import os
 
 from confighw import adc_cal, battery, board_model, check_pins, gpio, i2c, power_bands
-from configkit import BOOL, DAY, INT, NUM, REQUIRED, STR, WEEK, Checker, ConfigError, is_int, show
+from configkit import (BOOL, DAY, INT, NUM, REQUIRED, STR, WEEK, Checker, ConfigError, is_int,
+                       show)
 from configkit import is_uuid  # noqa: F401  (for tools/provision.py)
 from configsensors import health, sensors
 
