@@ -1,12 +1,12 @@
 """Every sensor driver a config can name, and what the rest of the node needs to know of it.
 
-The validator (lib/config.py) checks a sensor's parameters against its entry, the sampler
-(firmware/sampler.py) opens the driver by it, the emulated board (boards/unix) puts the
-driver's chip model on its simulated bus at the default address, tools/battery_life.py
-counts the measurement time. One table that imports no driver: the validator and the
-sampler read it without loading driver code (3.5 KB of heap for this table, 10.4 KB for
-the eight driver modules, on the 32-bit port: docs/drivers.md), and host tools read it
-under CPython.
+The validator (lib/configsensors.py) checks a sensor's parameters against its entry, the
+sampler (firmware/sampler.py) opens the driver by it, the emulated board (boards/unix)
+puts the driver's chip model on its simulated bus at the default address,
+tools/battery_life.py counts the measurement time. One table that imports no driver: the
+validator and the sampler read it without loading driver code (3.7 KB of heap for this
+table, 12.9 KB for the ten modules of drivers/, on the 32-bit port: docs/drivers.md), and
+host tools read it under CPython. A new driver is one line here.
 """
 
 from collections import namedtuple
