@@ -9,7 +9,7 @@ else:
     try:
         import node
 
-        node.run(board, safemode.config)
+        node.run(board, safemode.take)
     except Exception as e:  # noqa: BLE001 - the guard must catch everything
         import crash
 

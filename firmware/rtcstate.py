@@ -11,25 +11,35 @@ from micropython import const
 
 UNSET = const(-0x3FFFFFFF)  # a due time never set: long ago (1990), so due at once
 _MAGIC = const(0x534E5235)  # "SNR5" (an older layout reads as a power-on)
-_FMT = "<IBBHIIiiiIHHIHi"  # times in node seconds (clock.py), signed: an unset RTC is < 0
-_SIZE = const(46)  # struct.calcsize(_FMT); with the CRC 50 of the 64 bytes that are ours
+# The record after its magic, in order: (field, struct format). The layout and its size
+# come from here; times are node seconds (clock.py), signed: an unset RTC is < 0.
+_LAYOUT = (
+    ("crashes", "B"), ("failures", "B"), ("", "2x"), ("cycle", "I"), ("samples", "I"),
+    ("next_sample", "i"), ("next_upload", "i"), ("retry_at", "i"), ("sensor_faults", "I"),
+    ("session", "H"), ("alert", "H"), ("unsure", "I"), ("battery_mv", "H"), ("unpark_at", "i"),
+)
+_FIELDS = tuple(f for f in _LAYOUT if f[0])  # "": spare bytes
+_FMT = "<I" + "".join(f[1] for f in _LAYOUT)
+_SIZE = struct.calcsize(_FMT)  # 46; with the CRC 50 of the 64 bytes that are ours
+_TOP = {"B": 0xFF, "H": 0xFFFF}  # unsigned small fields saturate rather than wrap
 
 
 class RtcState:
-    def __init__(self):
-        self.crashes = 0      # consecutive crashed runs (boot.py enters safe mode at 3)
-        self.failures = 0     # consecutive failed uploads: the backoff exponent
-        self.cycle = 0        # cycles since power-on
-        self.samples = 0      # sample rounds since power-on
-        self.next_sample = UNSET  # node seconds (clock.py)
-        self.next_upload = UNSET
-        self.retry_at = UNSET     # no upload before this (backoff, rate limit)
-        self.sensor_faults = 0
-        self.session = 0      # boot session of readings taken while the clock is unset
-        self.alert = 0        # blink code of an alert that needs a human (0: none)
-        self.unsure = 0       # readings sent again after a lost reply: maybe duplicates
-        self.battery_mv = 0   # the last battery reading in millivolts (0: none yet)
-        self.unpark_at = UNSET  # parked readings (unknown sensors) go again after this
+    """The power-on values; a record read from RTC memory overrides them."""
+
+    crashes = 0      # consecutive crashed runs (boot.py enters safe mode at 3)
+    failures = 0     # consecutive failed uploads: the backoff exponent
+    cycle = 0        # cycles since power-on
+    samples = 0      # sample rounds since power-on
+    next_sample = UNSET
+    next_upload = UNSET
+    retry_at = UNSET     # no upload before this (backoff, rate limit)
+    sensor_faults = 0
+    session = 0      # boot session of readings taken while the clock is unset
+    alert = 0        # blink code of an alert that needs a person (0: none)
+    unsure = 0       # readings sent again after a lost reply: maybe duplicates
+    battery_mv = 0   # the last battery reading in millivolts (0: none yet)
+    unpark_at = UNSET  # parked readings (unknown sensors) go again after this
 
     @classmethod
     def load(cls, board):
@@ -37,19 +47,20 @@ class RtcState:
         raw = board.rtc_memory()
         if len(raw) >= _SIZE + 4:
             (crc,) = struct.unpack_from("<I", raw, _SIZE)
-            if crc == binascii.crc32(memoryview(raw)[:_SIZE]):
-                (magic, st.crashes, st.failures, _, st.cycle, st.samples, st.next_sample,
-                 st.next_upload, st.retry_at, st.sensor_faults, st.session, st.alert,
-                 st.unsure, st.battery_mv, st.unpark_at) = struct.unpack_from(_FMT, raw)
-                if magic != _MAGIC:
-                    st = cls()
+            values = struct.unpack_from(_FMT, raw)
+            if crc == binascii.crc32(memoryview(raw)[:_SIZE]) and values[0] == _MAGIC:
+                for field, v in zip(_FIELDS, values[1:]):
+                    setattr(st, field[0], v)
         return st
 
     def save(self, board):
         buf = bytearray(_SIZE + 4)
-        struct.pack_into(_FMT, buf, 0, _MAGIC, min(self.crashes, 255), min(self.failures, 255),
-                         0, self.cycle, self.samples, self.next_sample, self.next_upload,
-                         self.retry_at, self.sensor_faults, self.session, self.alert,
-                         self.unsure, max(0, min(self.battery_mv, 65535)), self.unpark_at)
+        struct.pack_into(_FMT, buf, 0, _MAGIC, *[self._packed(f) for f in _FIELDS])
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
         board.rtc_memory(buf)
+
+    def _packed(self, field):
+        name, fmt = field
+        v = getattr(self, name)
+        top = _TOP.get(fmt)
+        return v if top is None else max(0, min(v, top))

@@ -17,6 +17,7 @@ it never raises, so boot.py returns and the REPL stays reachable.
 import json
 import os
 
+import heap
 import rtcstate
 
 CRASH_LOOP = 3
@@ -43,11 +44,8 @@ def check(board):
         cache = board.DATA_DIR + "/config.cache"
         config = _cached(cache, path, size)
         if config is None:
-            import configcheck
-
-            config = configcheck.run(path, found)
-            if config is not None:
-                configcheck.store(cache, [_SCHEMA, size, _crc(path)], config)
+            with heap.Borrowed():  # the validator is the biggest module on the board
+                config = _validate(path, found, cache, [_SCHEMA, size])
         if config is not None:
             if config["board"] != board.NAME:
                 found.append('board: config is for "%s" but this is the %s board'
@@ -64,6 +62,23 @@ def check(board):
         found.append("cannot check %s: %s" % (board.CONFIG_PATH, "%s: %s" % (
             type(e).__name__, e) if e.args else type(e).__name__))
     reasons = found or None
+
+
+def _validate(path, found, cache, key):
+    import configcheck
+
+    cfg = configcheck.run(path, found)
+    if cfg is not None:
+        configcheck.store(cache, key + [_crc(path)], cfg)
+    return cfg
+
+
+def take():
+    """The checked config, handed over once: the node lets go of its parts as its
+    phases end (node.py), which a reference kept here would prevent."""
+    global config
+    cfg, config = config, None
+    return cfg
 
 
 def _held(board, pin):
