@@ -3,7 +3,7 @@ import board
 import safemode
 
 if safemode.reasons:
-    safemode.announce()
+    safemode.announce(board)
     board.repl()
 else:
     try:

@@ -125,8 +125,10 @@ def _cached(cache, path, size):
         return None
 
 
-def announce():
+def announce(board):
+    """On the console for a person, and to the board as the wake's report."""
     print("SAFE MODE: the node will not run until this is fixed:")
     for line in reasons:
         print("  " + line)
     print("The REPL is available.")
+    board.report({"safe_mode": reasons})

@@ -58,13 +58,13 @@ class Upload:
             board.link_up(self.wifi)
         except OSError as e:
             fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-            return self._failed("link: %s" % e)
+            return self._failed("link: %s" % e, kind="link")
         fig["wifi_connect_ms"] = time.ticks_diff(time.ticks_ms(), t0)
         fig["rssi"] = board.rssi()
         http = None
         try:
             if not self._clock():
-                return self._failed("clock unknown")
+                return self._failed("clock unknown", kind="clock")
             http = self._client()
             if http is not None:
                 drained = self._drain(http, plan, now, battery, until)
@@ -149,8 +149,9 @@ class Upload:
         res, fig = self.res, self.res.figures
         self.st.unsure += r.unsure
         res.answered, res.parked = r.answered, r.parked
+        ok = r.kind == sensocan.STORED
         fig.update(sent=r.acked, requests=r.went, unanswered=r.unsure, set_aside=r.dead,
-                   parked_now=r.parked, http_status=r.status or (201 if r.requests else 0))
+                   parked_now=r.parked, http_status=r.status or (201 if ok and r.requests else 0))
         text = "sent %d in %s" % (r.acked, log.count(r.went, "request")) if r.went else (
             "no request sent")
         if r.dead:
@@ -159,25 +160,28 @@ class Upload:
             text += ", %d parked (sensor unknown to the server)" % r.parked
         if r.unsure:
             text += ", %d unanswered (sent again later: maybe twice)" % r.unsure
-        if r.kind != sensocan.STORED:
-            fig["failure"] = r.kind
+        if not ok:
             text = "%s; %s %d %s" % (text, r.kind, r.status, r.message)
             cls = sensocan.failure(r.kind)
             if cls is sensocan.PERSON:
                 return self._person(r.kind, "upload refused (%s %d %s)"
                                     % (r.kind, r.status, r.message), text)
-            return self._failed(text, r.wait if cls is sensocan.RATE_LIMIT else None)
+            return self._failed(text, r.wait if cls is sensocan.RATE_LIMIT else None, r.kind)
         self._alert(_PARKED_BLINK if self.spool.parked() else 0)
         if r.wait:
             text += ", rate limit: pause %d s" % r.wait
-            res.wait = r.wait
+            res.wait = fig["rate_pause"] = r.wait
         res.more = bool((r.requests >= r.max_requests or r.wait) and self.spool.pending())
         res.text = text
         return res
 
-    def _failed(self, text, wait=None):
+    def _failed(self, text, wait=None, kind=None):
+        """A failure the schedule retries; `kind` is the wake's failure figure: a reply
+        kind (sensocan), or "link", "clock", "api" before any request."""
         res = self.res
         res.failed, res.wait, res.text = True, wait, text
+        if kind:
+            res.figures["failure"] = kind
         return res
 
     def _person(self, kind, what, text=None):
@@ -187,7 +191,7 @@ class Upload:
         wait = self.up["alert_retry_s"]
         log.error("%s: %s; readings are kept, next try in %d s" % (what, fix, wait))
         self._alert(code)
-        return self._failed(text or what, wait)
+        return self._failed(text or what, wait, kind)
 
     def _alert(self, code):
         """Show (or clear, 0) the LED alert that asks for a person."""

@@ -111,6 +111,16 @@ def sampled(runs):
     return total(runs, "stored")
 
 
+def uploaded(run):
+    """The wake tried an upload: its radio was on (upload.py's radio_ms)."""
+    return "radio_ms" in run.figures
+
+
+def stored(run):
+    """Readings the wake's sampling round stored; None when it sampled nothing."""
+    return run.figures.get("stored")
+
+
 def backlog(run):
     """The backlog a wake reported."""
     assert "backlog" in run.figures, run.output

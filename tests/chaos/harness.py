@@ -33,7 +33,7 @@ MOST_DRAIN_WAKES = 4000
 RADIO_SLACK_S = 5  # past upload.deadline_s: closing the connection, a busy machine
 SLUGS = {s["slug"] for s in SENSORS}
 _SLUG_OF = {s["uuid"]: s["slug"] for s in SENSORS}
-_BAD_OUTPUT = ("Traceback", "MemoryError", "SAFE MODE", "[sim] watchdog", "crash guard")
+_BAD_OUTPUT = ("Traceback", "MemoryError", "[sim] watchdog", "crash guard")
 
 
 class ChaosSim(sim.Simulator):
@@ -174,7 +174,7 @@ class Player:
         radio_ms = (self.sc.config["upload"]["deadline_s"] + RADIO_SLACK_S) * 1000
         for wk in self.woken:
             run = wk.run
-            bad = [b for b in _BAD_OUTPUT if b in run.output]
+            bad = [b for b in _BAD_OUTPUT if b in run.output] + (["safe mode"] if run.safe_mode else [])
             if bad:
                 broken.append("wake %d printed %s:\n%s" % (run.cycle, bad, run.output))
             elif not run.killed and (run.sleep_s is None or not run.figures):
