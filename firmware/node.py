@@ -38,10 +38,11 @@ class Node:
         # every sensor the spool may hold readings of: the config's, then the health
         # figures', each with its number in that table
         health, n = cfg["health"], len(cfg["sensors"])
-        with heap.Borrowed():
-            self.ids, numbers = __import__("sensortable").load(
-                board.DATA_DIR + "/sensors.json",
-                [(s["slug"], s["uuid"]) for s in cfg["sensors"]] + [(health[k], None) for k in health])
+        idents = [(s["slug"], s["uuid"]) for s in cfg["sensors"]]
+        idents += [(health[k], None) for k in health]
+        with heap.Borrowed():  # needed once a wake: 1 KiB more for the upload's peak
+            self.ids, numbers = __import__("sensortable").load(board.DATA_DIR + "/sensors.json",
+                                                               idents)
         self.numbers = numbers[:n]
         self.health = dict(zip(health, numbers[n:]))
         self._sessions = None
@@ -69,9 +70,7 @@ class Node:
             fig["free_upload"] = heap.free()
             if self.health:
                 self.record_health()
-            if up.jump:  # the clock was set: the schedule keeps its place in real time
-                schedule.shift(st, up.jump)
-                now += up.jump
+            now += up.jump
         if due and not (up is not None and (st.failures or up.more)):
             interval = schedule.next_upload(st, plan, now)
             if interval != plan.upload_s:
@@ -111,11 +110,14 @@ class Node:
                            self.wdt.feed, _WDT_MS - 10000).run(self.plan, now, battery)
         fig = self.figures
         fig.update(up.figures)
-        fig["min_free_heap"] = min(fig["min_free_heap"], fig.get("free_drain", fig["min_free_heap"]))
+        if "free_drain" in up.figures:  # TLS still open: the wake's low point
+            fig["min_free_heap"] = min(fig["min_free_heap"], up.figures["free_drain"])
         wait = schedule.uploaded(self.st, self.plan, now, up)
         if wait is not None:
             fig["retry_in"] = wait
             up.text += ", retry in %d s" % wait
+        if up.jump:  # the clock was set: the schedule keeps its place in real time
+            schedule.shift(self.st, up.jump)
         return up
 
     def record_health(self):

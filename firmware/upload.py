@@ -51,32 +51,45 @@ class Upload:
         self.res = Uploaded()
 
     def run(self, plan, now, battery):
-        res, fig, board = self.res, self.res.figures, self.board
+        """Link, clock, client, drain, outcome; the radio is off again on return."""
         t0 = time.ticks_ms()  # radio_ms: from link_up to link_down, a failed join too
         until = time.ticks_add(t0, self.up["deadline_s"] * 1000)  # the radio is off by then
-        try:
-            board.link_up(self.wifi)
-        except OSError as e:
-            fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-            return self._failed("link: %s" % e, kind="link")
-        fig["wifi_connect_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-        fig["rssi"] = board.rssi()
+        if not self._link(t0):
+            return self.res
         http = None
         try:
             if not self._clock():
                 return self._failed("clock unknown", kind="clock")
             http = self._client()
-            if http is not None:
-                drained = self._drain(http, plan, now, battery, until)
-                fig["free_drain"] = heap.free()  # TLS still open: the wake's low point
+            if http is None:
+                return self.res
+            drained = self._drain(http, plan, now, battery, until)
+            self.res.figures["free_drain"] = heap.free()  # TLS still open: the wake's low point
         finally:
-            if http is not None:
-                fig["tls_handshakes"] = http.handshakes
-                fig["bytes_sent"] = http.bytes_sent  # HTTP bytes, before TLS
-                http.close()
-            board.link_down()
+            self._radio_off(http, t0)
+        return self._outcome(drained)
+
+    def _link(self, t0):
+        """Join the network; False (the phase failed) when it cannot."""
+        fig = self.res.figures
+        try:
+            self.board.link_up(self.wifi)
+        except OSError as e:
             fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-        return self._outcome(drained) if http is not None else res
+            self._failed("link: %s" % e, kind="link")
+            return False
+        fig["wifi_connect_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+        fig["rssi"] = self.board.rssi()
+        return True
+
+    def _radio_off(self, http, t0):
+        fig = self.res.figures
+        if http is not None:
+            fig["tls_handshakes"] = http.handshakes
+            fig["bytes_sent"] = http.bytes_sent  # HTTP bytes, before TLS
+            http.close()
+        self.board.link_down()
+        fig["radio_ms"] = time.ticks_diff(time.ticks_ms(), t0)
 
     def _clock(self):
         """Set the clock from NTP; False when it failed and the RTC was never set."""

@@ -61,8 +61,9 @@ def test_the_cycle_line_says_what_the_wake_did(kit):
     kit.sim.set_link(False)
     kit.sim.clock += 180
     run = kit.cycles(1)[0]
-    assert ("INFO cycle 2: stored 3, upload: link: link down (no access point), retry in %d s, "
-            "backlog 3, sleep %d s\n" % (run.figures["retry_in"], run.figures["sleep"])) in run.output
+    line = ("INFO cycle 2: stored 3, upload: link: link down (no access point), retry in %d s, "
+            "backlog 3, sleep %d s\n" % (run.figures["retry_in"], run.figures["sleep"]))
+    assert line in run.output
 
 
 def test_request_headers_and_the_token_never_printed(kit):

@@ -174,7 +174,9 @@ class Player:
         radio_ms = (self.sc.config["upload"]["deadline_s"] + RADIO_SLACK_S) * 1000
         for wk in self.woken:
             run = wk.run
-            bad = [b for b in _BAD_OUTPUT if b in run.output] + (["safe mode"] if run.safe_mode else [])
+            bad = [b for b in _BAD_OUTPUT if b in run.output]
+            if run.safe_mode:
+                bad.append("safe mode")
             if bad:
                 broken.append("wake %d printed %s:\n%s" % (run.cycle, bad, run.output))
             elif not run.killed and (run.sleep_s is None or not run.figures):
