@@ -6,9 +6,8 @@ starting, so the REPL stays reachable and the problem can be fixed on the spot.
 The validator is the biggest module on the board, so its verdict is cached on
 flash, keyed by the config file's size and checksum: an unchanged config loads the
 normalised dict from the cache and never imports the validator (configcheck.py, the
-cold path, does, and unloads it again). The node then runs in the same interpreter:
-restarting it after a validation was measured to need more heap, not less (make bench:
-the first wake from a cache it has just written is the one that runs out).
+cold path, borrows it). The node then runs in the same interpreter (docs/internals.md,
+"Memory").
 
 Whatever the config file holds (any size, any bytes), check() ends with a verdict:
 it never raises, so boot.py returns and the REPL stays reachable.

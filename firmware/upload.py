@@ -26,6 +26,19 @@ _PERSON = {
 _PARKED_BLINK = const(4)  # a sensor the server does not know: create it on the dashboard
 
 
+def _words(r):
+    """What the drain's Result did, in the cycle line's words."""
+    text = "sent %d in %s" % (r.acked, log.count(r.went, "request")) if r.went else (
+        "no request sent")
+    if r.dead:
+        text += ", %d set aside" % r.dead
+    if r.parked:
+        text += ", %d parked (sensor unknown to the server)" % r.parked
+    if r.unsure:
+        text += ", %d unanswered (sent again later: maybe twice)" % r.unsure
+    return text
+
+
 class Uploaded:
     """What the phase did. The cycle line's upload part (`text`), what the schedule
     needs, and the wake's upload figures all come from here."""
@@ -165,14 +178,7 @@ class Upload:
         ok = r.kind == sensocan.STORED
         fig.update(sent=r.acked, requests=r.went, unanswered=r.unsure, set_aside=r.dead,
                    parked_now=r.parked, http_status=r.status or (201 if ok and r.requests else 0))
-        text = "sent %d in %s" % (r.acked, log.count(r.went, "request")) if r.went else (
-            "no request sent")
-        if r.dead:
-            text += ", %d set aside" % r.dead
-        if r.parked:
-            text += ", %d parked (sensor unknown to the server)" % r.parked
-        if r.unsure:
-            text += ", %d unanswered (sent again later: maybe twice)" % r.unsure
+        text = _words(r)
         if not ok:
             text = "%s; %s %d %s" % (text, r.kind, r.status, r.message)
             cls = sensocan.failure(r.kind)

@@ -101,8 +101,9 @@ def epoch(iso):
 
 
 def total(runs, figure):
-    """The sum of a figure the wakes reported (firmware/node.py: stored, sent,
-    requests, unanswered, set_aside, parked_now...), 0 where a wake has none."""
+    """The sum of a figure the wakes reported (the phases' results, firmware/node.py and
+    upload.py: stored, sent, requests, unanswered, set_aside, parked_now...), 0 where a
+    wake has none."""
     return sum(r.figures.get(figure, 0) for r in runs)
 
 
