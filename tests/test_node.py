@@ -302,3 +302,24 @@ def test_a_sensor_unknown_to_the_server_never_blocks_the_others(tmp_path, mode):
             r.started for r in runs + later if stored(r) == 4}
     finally:
         k.stop()
+
+
+@pytest.mark.host
+def test_the_firmware_names_no_module_of_the_emulated_board():
+    """firmware/ runs on every board: it imports, and names in strings (an unload list,
+    say), none of boards/unix's own modules; what a phase loaded goes by heap.Borrowed."""
+    import ast
+
+    unix = {p.stem for p in (ROOT / "boards/unix").glob("*.py")} | {"chips"}
+    unix.discard("board")  # every board has one: the firmware's one way in
+    for src in sorted((ROOT / "firmware").glob("*.py")):
+        named = set()
+        for node in ast.walk(ast.parse(src.read_text())):
+            if isinstance(node, ast.Import):
+                named |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                named.add(node.module or "")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named.add(node.value)
+        found = {n for n in named if n.split(".")[0] in unix}
+        assert not found, (src.name, found)
