@@ -40,7 +40,7 @@ class Node:
         health, n = cfg["health"], len(cfg["sensors"])
         idents = [(s["slug"], s["uuid"]) for s in cfg["sensors"]]
         idents += [(health[k], None) for k in health]
-        with heap.Borrowed():  # needed once a wake: 1 KiB more for the upload's peak
+        with heap.Borrowed():  # once a wake: 1-3 KiB off its smallest heap (docs/internals.md)
             self.ids, numbers = __import__("sensortable").load(board.DATA_DIR + "/sensors.json",
                                                                idents)
         self.numbers = numbers[:n]
@@ -83,8 +83,7 @@ class Node:
 
     def sample(self, now, battery_too):
         """The sampling phase (sampler.py, its modules borrowed): (stored or None, volts
-        or None). The config's sensors are let go after the first round: 16 KiB at 32
-        sensors on the 32-bit port (docs/internals.md, "Memory")."""
+        or None). The sensors' specs are let go once used (docs/internals.md, "Memory")."""
         st = self.st
         due = now >= st.next_sample
         if not (due or battery_too):
