@@ -11,17 +11,18 @@ from micropython import const
 
 UNSET = const(-0x3FFFFFFF)  # a due time never set: long ago (1990), so due at once
 _MAGIC = const(0x534E5235)  # "SNR5" (an older layout reads as a power-on)
-# The record after its magic, in order: (field, struct format). The layout and its size
-# come from here; times are node seconds (clock.py), signed: an unset RTC is < 0.
-_LAYOUT = (
-    ("crashes", "B"), ("failures", "B"), ("", "2x"), ("cycle", "I"), ("samples", "I"),
-    ("next_sample", "i"), ("next_upload", "i"), ("retry_at", "i"), ("sensor_faults", "I"),
-    ("session", "H"), ("alert", "H"), ("unsure", "I"), ("battery_mv", "H"), ("unpark_at", "i"),
-)
-_FIELDS = tuple(f for f in _LAYOUT if f[0])  # "": spare bytes
-_FMT = "<I" + "".join(f[1] for f in _LAYOUT)
+# The record after its magic, in order: name:struct format (no name: spare bytes). The layout
+# and its size come from here; times are node seconds (clock.py), signed: an unset RTC is
+# < 0. One string, split only when the record is read or written: no table stays in RAM.
+_LAYOUT = ("crashes:B failures:B :2x cycle:I samples:I next_sample:i next_upload:i "
+           "retry_at:i sensor_faults:I session:H alert:H unsure:I battery_mv:H unpark_at:i")
+_FMT = "<I" + "".join(f.split(":")[1] for f in _LAYOUT.split())
 _SIZE = struct.calcsize(_FMT)  # 46; with the CRC 50 of the 64 bytes that are ours
-_TOP = {"B": 0xFF, "H": 0xFFFF}  # unsigned small fields saturate rather than wrap
+
+
+def _fields():
+    """(name, format) of every field that holds a value."""
+    return [f.split(":") for f in _LAYOUT.split() if f[0] != ":"]
 
 
 class RtcState:
@@ -49,18 +50,18 @@ class RtcState:
             (crc,) = struct.unpack_from("<I", raw, _SIZE)
             values = struct.unpack_from(_FMT, raw)
             if crc == binascii.crc32(memoryview(raw)[:_SIZE]) and values[0] == _MAGIC:
-                for field, v in zip(_FIELDS, values[1:]):
-                    setattr(st, field[0], v)
+                for (name, _), v in zip(_fields(), values[1:]):
+                    setattr(st, name, v)
         return st
 
     def save(self, board):
+        """Small unsigned fields saturate rather than wrap (a battery of 70 V is not 4 V)."""
+        values = [_MAGIC]
+        for name, fmt in _fields():
+            v = getattr(self, name)
+            top = 0xFF if fmt == "B" else 0xFFFF if fmt == "H" else None
+            values.append(v if top is None else max(0, min(v, top)))
         buf = bytearray(_SIZE + 4)
-        struct.pack_into(_FMT, buf, 0, _MAGIC, *[self._packed(f) for f in _FIELDS])
+        struct.pack_into(_FMT, buf, 0, *values)
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
         board.rtc_memory(buf)
-
-    def _packed(self, field):
-        name, fmt = field
-        v = getattr(self, name)
-        top = _TOP.get(fmt)
-        return v if top is None else max(0, min(v, top))

@@ -40,7 +40,7 @@ def test_every_field_survives_a_save_and_a_fresh_record_is_the_power_on_state():
     st.save(board)
     back = RtcState.load(board)
     assert {k: getattr(back, k) for k in VALUES} == VALUES
-    assert sorted(f[0] for f in rtcstate._FIELDS) == sorted(VALUES)
+    assert sorted(name for name, _ in rtcstate._fields()) == sorted(VALUES)
     fresh = RtcState.load(Board())
     assert (fresh.cycle, fresh.next_sample, fresh.unpark_at, fresh.crashes) == (0, UNSET, UNSET, 0)
 
