@@ -1,33 +1,23 @@
 """Validate config.json and cache the normalised result: safe mode's cold path.
 
 Only a changed config pays for this module and the validator (the biggest module on
-the board); both are unloaded before the node runs.
+the board); safemode.py borrows both (heap.Borrowed): the dict is all it keeps.
 """
 
-import sys
-
 import atomic
-
-# unloaded once the config is checked (this module too): the dict is all we keep
-_UNLOAD = ("config", "configkit", "confignet", "confighw", "configsensors", "boardmodels",
-           "strictjson", "certfile", "configcheck")
 
 
 def run(path, found):
     """The validated config, or None with its problems in `found`. Anything else the
     validator raises (out of memory, say) goes to the caller."""
-    try:
-        import config as validator
+    import config as validator
 
-        try:
-            return validator.load(path, True)
-        except validator.ConfigError as e:
-            found.append("%s is invalid:" % path)
-            found.extend("  " + err for err in e.errors)
-            return None
-    finally:
-        for name in _UNLOAD:
-            sys.modules.pop(name, None)
+    try:
+        return validator.load(path, True)
+    except validator.ConfigError as e:
+        found.append("%s is invalid:" % path)
+        found.extend("  " + err for err in e.errors)
+        return None
 
 
 def store(path, key, cfg):

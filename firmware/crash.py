@@ -31,6 +31,7 @@ def handle(board, exc):
         log.setup(board.now, board.DATA_DIR + "/log.txt")
         log.error("crash %d, retry in %d s: %s"
                   % (st.crashes, pause, buf.getvalue().strip().replace("\n", " | ")))
+        board.report({"crashes": st.crashes, "sleep": pause})
     except Exception as e:
         print("crash guard: could not record the crash: %r" % e)
     finally:

@@ -3,13 +3,13 @@ import board
 import safemode
 
 if safemode.reasons:
-    safemode.announce()
+    safemode.announce(board)
     board.repl()
 else:
     try:
         import node
 
-        node.run(board, safemode.config)
+        node.run(board, safemode.take)
     except Exception as e:  # noqa: BLE001 - the guard must catch everything
         import crash
 

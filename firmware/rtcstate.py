@@ -11,25 +11,36 @@ from micropython import const
 
 UNSET = const(-0x3FFFFFFF)  # a due time never set: long ago (1990), so due at once
 _MAGIC = const(0x534E5235)  # "SNR5" (an older layout reads as a power-on)
-_FMT = "<IBBHIIiiiIHHIHi"  # times in node seconds (clock.py), signed: an unset RTC is < 0
-_SIZE = const(46)  # struct.calcsize(_FMT); with the CRC 50 of the 64 bytes that are ours
+# The record after its magic, in order: name:struct format (no name: spare bytes). The layout
+# and its size come from here; times are node seconds (clock.py), signed: an unset RTC is
+# < 0. One string, split only when the record is read or written: no table stays in RAM.
+_LAYOUT = ("crashes:B failures:B :2x cycle:I samples:I next_sample:i next_upload:i "
+           "retry_at:i sensor_faults:I session:H alert:H unsure:I battery_mv:H unpark_at:i")
+_FMT = "<I" + "".join(f.split(":")[1] for f in _LAYOUT.split())
+_SIZE = struct.calcsize(_FMT)  # 46; with the CRC 50 of the 64 bytes that are ours
+
+
+def _fields():
+    """(name, format) of every field that holds a value."""
+    return [f.split(":") for f in _LAYOUT.split() if f[0] != ":"]
 
 
 class RtcState:
-    def __init__(self):
-        self.crashes = 0      # consecutive crashed runs (boot.py enters safe mode at 3)
-        self.failures = 0     # consecutive failed uploads: the backoff exponent
-        self.cycle = 0        # cycles since power-on
-        self.samples = 0      # sample rounds since power-on
-        self.next_sample = UNSET  # node seconds (clock.py)
-        self.next_upload = UNSET
-        self.retry_at = UNSET     # no upload before this (backoff, rate limit)
-        self.sensor_faults = 0
-        self.session = 0      # boot session of readings taken while the clock is unset
-        self.alert = 0        # blink code of an alert that needs a human (0: none)
-        self.unsure = 0       # readings sent again after a lost reply: maybe duplicates
-        self.battery_mv = 0   # the last battery reading in millivolts (0: none yet)
-        self.unpark_at = UNSET  # parked readings (unknown sensors) go again after this
+    """The power-on values; a record read from RTC memory overrides them."""
+
+    crashes = 0      # consecutive crashed runs (boot.py enters safe mode at 3)
+    failures = 0     # consecutive failed uploads: the backoff exponent
+    cycle = 0        # cycles since power-on
+    samples = 0      # sample rounds since power-on
+    next_sample = UNSET
+    next_upload = UNSET
+    retry_at = UNSET     # no upload before this (backoff, rate limit)
+    sensor_faults = 0
+    session = 0      # boot session of readings taken while the clock is unset
+    alert = 0        # blink code of an alert that needs a person (0: none)
+    unsure = 0       # readings sent again after a lost reply: maybe duplicates
+    battery_mv = 0   # the last battery reading in millivolts (0: none yet)
+    unpark_at = UNSET  # parked readings (unknown sensors) go again after this
 
     @classmethod
     def load(cls, board):
@@ -37,19 +48,20 @@ class RtcState:
         raw = board.rtc_memory()
         if len(raw) >= _SIZE + 4:
             (crc,) = struct.unpack_from("<I", raw, _SIZE)
-            if crc == binascii.crc32(memoryview(raw)[:_SIZE]):
-                (magic, st.crashes, st.failures, _, st.cycle, st.samples, st.next_sample,
-                 st.next_upload, st.retry_at, st.sensor_faults, st.session, st.alert,
-                 st.unsure, st.battery_mv, st.unpark_at) = struct.unpack_from(_FMT, raw)
-                if magic != _MAGIC:
-                    st = cls()
+            values = struct.unpack_from(_FMT, raw)
+            if crc == binascii.crc32(memoryview(raw)[:_SIZE]) and values[0] == _MAGIC:
+                for (name, _), v in zip(_fields(), values[1:]):
+                    setattr(st, name, v)
         return st
 
     def save(self, board):
+        """Small unsigned fields saturate rather than wrap (a battery of 70 V is not 4 V)."""
+        values = [_MAGIC]
+        for name, fmt in _fields():
+            v = getattr(self, name)
+            top = 0xFF if fmt == "B" else 0xFFFF if fmt == "H" else None
+            values.append(v if top is None else max(0, min(v, top)))
         buf = bytearray(_SIZE + 4)
-        struct.pack_into(_FMT, buf, 0, _MAGIC, min(self.crashes, 255), min(self.failures, 255),
-                         0, self.cycle, self.samples, self.next_sample, self.next_upload,
-                         self.retry_at, self.sensor_faults, self.session, self.alert,
-                         self.unsure, max(0, min(self.battery_mv, 65535)), self.unpark_at)
+        struct.pack_into(_FMT, buf, 0, *values)
         struct.pack_into("<I", buf, _SIZE, binascii.crc32(memoryview(buf)[:_SIZE]))
         board.rtc_memory(buf)

@@ -6,9 +6,8 @@ starting, so the REPL stays reachable and the problem can be fixed on the spot.
 The validator is the biggest module on the board, so its verdict is cached on
 flash, keyed by the config file's size and checksum: an unchanged config loads the
 normalised dict from the cache and never imports the validator (configcheck.py, the
-cold path, does, and unloads it again). The node then runs in the same interpreter:
-restarting it after a validation was measured to need more heap, not less (make bench:
-the first wake from a cache it has just written is the one that runs out).
+cold path, borrows it). The node then runs in the same interpreter (docs/internals.md,
+"Memory").
 
 Whatever the config file holds (any size, any bytes), check() ends with a verdict:
 it never raises, so boot.py returns and the REPL stays reachable.
@@ -17,6 +16,7 @@ it never raises, so boot.py returns and the REPL stays reachable.
 import json
 import os
 
+import heap
 import rtcstate
 
 CRASH_LOOP = 3
@@ -43,11 +43,8 @@ def check(board):
         cache = board.DATA_DIR + "/config.cache"
         config = _cached(cache, path, size)
         if config is None:
-            import configcheck
-
-            config = configcheck.run(path, found)
-            if config is not None:
-                configcheck.store(cache, [_SCHEMA, size, _crc(path)], config)
+            with heap.Borrowed():  # the validator is the biggest module on the board
+                config = _validate(path, found, cache, [_SCHEMA, size])
         if config is not None:
             if config["board"] != board.NAME:
                 found.append('board: config is for "%s" but this is the %s board'
@@ -64,6 +61,23 @@ def check(board):
         found.append("cannot check %s: %s" % (board.CONFIG_PATH, "%s: %s" % (
             type(e).__name__, e) if e.args else type(e).__name__))
     reasons = found or None
+
+
+def _validate(path, found, cache, key):
+    import configcheck
+
+    cfg = configcheck.run(path, found)
+    if cfg is not None:
+        configcheck.store(cache, key + [_crc(path)], cfg)
+    return cfg
+
+
+def take():
+    """The checked config, handed over once: the node lets go of its parts as its
+    phases end (node.py), which a reference kept here would prevent."""
+    global config
+    cfg, config = config, None
+    return cfg
 
 
 def _held(board, pin):
@@ -110,8 +124,10 @@ def _cached(cache, path, size):
         return None
 
 
-def announce():
+def announce(board):
+    """On the console for a person, and to the board as the wake's report."""
     print("SAFE MODE: the node will not run until this is fixed:")
     for line in reasons:
         print("  " + line)
     print("The REPL is available.")
+    board.report({"safe_mode": reasons})

@@ -1,7 +1,7 @@
 """The sampling phase: open the configured drivers, read every sensor once.
 
-Loaded only while sampling and unloaded afterwards (unload()), so the drivers'
-code and buffers give their RAM back before the upload needs it for TLS.
+Loaded only while sampling, inside heap.Borrowed (node.py), so the drivers' code and
+buffers give their RAM back before the upload needs it for TLS.
 A sensor that fails is logged and counted; it never stops the others. Config sensors
 on one chip (a BME280's temperature, pressure and humidity) share one measurement a
 round (drivers/shared.py); when it fails, each of them counts a fault. An I2C timeout
@@ -11,14 +11,10 @@ the config uses are imported.
 """
 
 import errno
-import sys
 
 import log
 from drivers.registry import DRIVERS
-
-
-def _finite(v):
-    return v == v and v - v == 0
+from number import finite
 
 
 def _load(path):
@@ -27,18 +23,25 @@ def _load(path):
     return getattr(__import__(mod, None, None, (name,)), name)
 
 
+def run(board, sensors, battery, i2c, st, spool, numbers, now, aux, due, battery_too):
+    """One sampling round when `due`, the battery when `battery_too`: (readings stored
+    or None, volts or None)."""
+    s = Sampler(board, sensors, battery, i2c, st)
+    return (s.sample(spool, numbers, now, aux) if due else None,
+            s.read_battery(now) if battery_too else None)
+
+
 class Sampler:
-    def __init__(self, board, cfg, st):
+    def __init__(self, board, sensors, bat, i2c, st):
         self.board = board
         self.st = st
-        self.i2c_spec = cfg.get("i2c")
+        self.i2c_spec = i2c
         self.i2c = None  # made when a chip is first read
         self.buses = {}  # 1-Wire, by pin
         self.chips = {}
         self.recovered = False  # the I2C bus was recovered this round
         self.sensors = [self._open(board, s["driver"], s, "sensors[%d]" % s["index"])
-                        for s in cfg["sensors"]]
-        bat = cfg["battery"]
+                        for s in sensors]
         self.battery = None
         if bat["source"] == "adc":  # volts on the pin times the divider ratio
             divider = {"pin": bat["pin"], "samples": bat["samples"], "scale": bat["ratio"],
@@ -126,7 +129,7 @@ class Sampler:
                 log.warn("sensors[%d]: read failed: %s" % (i, e))
                 self.st.sensor_faults += 1
                 continue
-            if not _finite(v):
+            if not finite(v):
                 log.warn("sensors[%d]: read %r, not a finite number: not stored" % (i, v))
                 self.st.sensor_faults += 1
                 continue
@@ -140,16 +143,8 @@ class Sampler:
             return None
         try:
             v = self.battery.read(now, self.st.samples)
-            return v if _finite(v) else None
+            return v if finite(v) else None
         except Exception as e:
             log.warn("battery: read failed: %s" % e)
             return None
 
-
-def unload():
-    """Forget this module, every driver and the simulated buses: their RAM goes back to
-    the heap."""
-    for name in list(sys.modules):
-        if name.startswith(("drivers", "chips")) or name in (
-                "simsensors", "sampler", "i2csim", "onewire"):
-            del sys.modules[name]

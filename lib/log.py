@@ -33,6 +33,11 @@ def _line(level, msg):
     return "%s %s %s" % (stamp, level, msg)
 
 
+def count(n, noun):
+    """'no readings', '1 reading', '2 readings': a count in the console's words."""
+    return "%s %s%s" % (n or "no", noun, "" if n == 1 else "s")
+
+
 def info(msg):
     print(_line("INFO", msg))
 

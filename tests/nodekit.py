@@ -101,14 +101,25 @@ def epoch(iso):
 
 
 def total(runs, figure):
-    """The sum of a figure the wakes reported (firmware/node.py: stored, sent,
-    requests, unanswered, set_aside, parked_now...), 0 where a wake has none."""
+    """The sum of a figure the wakes reported (the phases' results, firmware/node.py and
+    upload.py: stored, sent, requests, unanswered, set_aside, parked_now...), 0 where a
+    wake has none."""
     return sum(r.figures.get(figure, 0) for r in runs)
 
 
 def sampled(runs):
     """Readings the wakes reported stored (a retry wake samples nothing)."""
     return total(runs, "stored")
+
+
+def uploaded(run):
+    """The wake tried an upload: its radio was on (upload.py's radio_ms)."""
+    return "radio_ms" in run.figures
+
+
+def stored(run):
+    """Readings the wake's sampling round stored; None when it sampled nothing."""
+    return run.figures.get("stored")
 
 
 def backlog(run):

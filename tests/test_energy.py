@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.nodekit import epoch, health_kit, total
+from tests.nodekit import epoch, health_kit, total, uploaded
 from tools import battery_life
 from tools import unixport as mpy
 
@@ -36,7 +36,7 @@ def test_energy_figures_are_what_the_wake_did(tmp_path):
             if r["sensor_slug"] in names:
                 i = max(k for k, t in enumerate(starts) if t <= epoch(r["timestamp"]))
                 figures.setdefault(i, {})[names[r["sensor_slug"]]] = r["value"]
-        uploads = [i for i, w in enumerate(wakes) if "upload: sent" in w[0].output]
+        uploads = [i for i, w in enumerate(wakes) if w[0].figures.get("requests")]
         assert len(figures) >= 3 and set(figures) <= set(uploads)
         for i, fig in figures.items():
             run, wire, requests = wakes[i]
@@ -46,7 +46,7 @@ def test_energy_figures_are_what_the_wake_did(tmp_path):
             # a sample commit (its file and the state), a progress save per request but the
             # window's last, the window's acknowledgement (and on the first wake the new
             # spool's state)
-            stored = "stored" in run.output
+            stored = run.figures.get("stored") is not None
             assert requests == total([run], "requests")
             assert fig["flash_writes"] == 2 * stored + (requests - 1) + 1 + (i == 0), (
                 i, fig, run.output)
@@ -62,7 +62,7 @@ def test_energy_figures_are_what_the_wake_did(tmp_path):
 
 
 def _upload_times(runs):
-    return [r.started for r in runs if "upload: sent" in r.output]
+    return [r.started for r in runs if r.figures.get("requests")]
 
 
 def _slots(runs):
@@ -92,8 +92,8 @@ def test_power_bands_stretch_the_upload_interval_as_the_battery_drops(kit):
     # the wakes between them only sample
     assert 0 < slots[1] - slots[0] <= 3602 and abs(slots[2] - slots[1] - 3600) <= 2
     between = [r for r in low if slots[1] < r.started < slots[2]]
-    assert len(between) >= 5 and all("upload" not in r.output for r in between)
-    assert "upload: sent" in low[-1].output  # what waited goes at the slot
+    assert len(between) >= 5 and not any(uploaded(r) for r in between)
+    assert low[-1].figures["requests"]  # what waited goes at the slot
     kit.sim.clock += 3 * 3600  # about 3.5 V
     lower = []
     while not _slots(lower):

@@ -21,7 +21,7 @@ def test_dump_shows_backlog_counters_and_dead_letters(tmp_path):
                               body={"message": "Validation failed.", "errors": errors})
         kit.cycles(1)  # the soil reading of the first wake is set aside
         kit.sim.set_link(False)
-        while "backlog 6," not in kit.cycles(1)[0].output:  # six readings wait
+        while kit.cycles(1)[0].figures["backlog"] != 6:  # six readings wait
             pass
     finally:
         kit.stop()

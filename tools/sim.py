@@ -46,7 +46,8 @@ class Run:
 
     @property
     def safe_mode(self):
-        return "SAFE MODE" in self.output
+        """The lines safe mode gave (safemode.announce's report), None when it did not stop."""
+        return self.figures.get("safe_mode")
 
 
 class Simulator:

@@ -259,8 +259,8 @@ def watchdog(timeout_ms):
 
 
 def report(figures):
-    """The wake's figures (node.py) for the simulator: its Run.figures, what tests check
-    rather than the console's wording."""
+    """The wake's figures for the simulator: its Run.figures, what tests check rather than
+    the console's wording (node.py's phases; safe mode's reasons; a crash's count)."""
     with open(STATE + "/wake.json", "w") as f:
         json.dump(figures, f)
 

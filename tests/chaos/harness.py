@@ -33,7 +33,7 @@ MOST_DRAIN_WAKES = 4000
 RADIO_SLACK_S = 5  # past upload.deadline_s: closing the connection, a busy machine
 SLUGS = {s["slug"] for s in SENSORS}
 _SLUG_OF = {s["uuid"]: s["slug"] for s in SENSORS}
-_BAD_OUTPUT = ("Traceback", "MemoryError", "SAFE MODE", "[sim] watchdog", "crash guard")
+_BAD_OUTPUT = ("Traceback", "MemoryError", "[sim] watchdog", "crash guard")
 
 
 class ChaosSim(sim.Simulator):
@@ -175,6 +175,8 @@ class Player:
         for wk in self.woken:
             run = wk.run
             bad = [b for b in _BAD_OUTPUT if b in run.output]
+            if run.safe_mode:
+                bad.append("safe mode")
             if bad:
                 broken.append("wake %d printed %s:\n%s" % (run.cycle, bad, run.output))
             elif not run.killed and (run.sleep_s is None or not run.figures):

@@ -1,11 +1,10 @@
 # Device tests (MicroPython): the spool's write counter (the flash_writes health figure)
-# counts every file it writes, and the RTC state keeps the last battery reading.
+# counts every file it writes.
 import os
 
 import atomic
 import flashfs
 import spool
-from rtcstate import RtcState
 from spool import RECORD, Spool
 
 ROOT = "/flash/data/spool"
@@ -63,39 +62,3 @@ def test_spool_counts_the_writes_of_its_recovery():
     before = _opened[0]
     again = Spool(ROOT)
     assert again.lost == 10 and again.writes == _opened[0] - before == 2  # tombstones, state
-
-
-class _Board:
-    def __init__(self):
-        self.mem = b""
-
-    def rtc_memory(self, data=None):
-        if data is None:
-            return self.mem
-        self.mem = bytes(data)
-
-
-def test_rtc_state_keeps_the_battery_reading_within_its_64_bytes():
-    board = _Board()
-    st = RtcState()
-    st.battery_mv, st.cycle, st.unsure = 3712, 9, 4
-    st.save(board)
-    assert len(board.mem) <= 64
-    back = RtcState.load(board)
-    assert (back.battery_mv, back.cycle, back.unsure) == (3712, 9, 4)
-    st.battery_mv = 70000  # out of a uint16: saturates, never wraps to a low battery
-    st.save(board)
-    assert RtcState.load(board).battery_mv == 65535
-
-
-def test_rtc_state_of_the_previous_layout_starts_afresh():
-    import binascii
-    import struct
-
-    old = bytearray(44)  # "SNR2": 40 bytes without battery_mv, then the CRC
-    struct.pack_into("<IBBHIIIIIIHHI", old, 0, 0x534E5232, 0, 2, 0, 7, 3, 1, 2, 3, 0, 0, 0, 0)
-    struct.pack_into("<I", old, 40, binascii.crc32(memoryview(old)[:40]))
-    board = _Board()
-    board.mem = bytes(old)
-    st = RtcState.load(board)
-    assert st.cycle == 0 and st.failures == 0 and st.battery_mv == 0

@@ -70,11 +70,15 @@ ALL = [
 ALL_VALUES = [BME[0], BME[1], BME[2], SHT[1], SHT[0], LUX, DS]
 
 
-def run(board, cfg, rounds=1):
+def sampler_for(board, cfg, st):
     import sampler
 
+    return sampler.Sampler(board, cfg["sensors"], cfg["battery"], cfg["i2c"], st)
+
+
+def run(board, cfg, rounds=1):
     st, spool = St(), Spool()
-    s = sampler.Sampler(board, cfg, st)
+    s = sampler_for(board, cfg, st)
     stored = []
     for _ in range(rounds):
         stored.append(s.sample(spool, list(range(len(cfg["sensors"]))), 1795760664))
@@ -87,10 +91,8 @@ def values(spool):
 
 def test_every_chip_driver_reads_and_a_chip_is_measured_once_a_round():
     board = world()
-    import sampler
-
     st, spool = St(), Spool()
-    s = sampler.Sampler(board, config(ALL), st)
+    s = sampler_for(board, config(ALL), st)
     assert s.sample(spool, [10, 11, 12, 13, 14, 15, 16], 1795760664) == 7
     assert spool.rows == list(zip(range(10, 17), ALL_VALUES)) and st.sensor_faults == 0
     # one measurement per chip and round, whatever number of config sensors read it
@@ -179,10 +181,8 @@ def test_analog_sensors_and_the_battery_divider_with_calibration():
         {"driver": "adc", "pin": 34, "samples": 8, "scale": 10.0, "offset": 1.0, "cal": cal},
     ]
     battery = {"source": "adc", "pin": 35, "ratio": 2.0, "samples": 16, "cal": cal}
-    import sampler
-
     st, spool = St(), Spool()
-    s = sampler.Sampler(board, config(sensors, battery), st)
+    s = sampler_for(board, config(sensors, battery), st)
     assert s.sample(spool, [0, 1, 2], 1795760664) == 2
     got = values(spool)
     assert sorted(got) == [0, 2] and got[0] == 35.0 and st.sensor_faults == 1
@@ -213,19 +213,20 @@ def test_only_the_drivers_the_config_uses_are_imported():
                        "drivers.shared"], drivers
 
 
-def test_unload_gives_every_driver_and_bus_back():
-    board = world()
-    run(board, config(ALL))  # the names the modules intern stay: count them out
-    import sampler
+def test_a_borrowed_phase_gives_every_driver_and_bus_back():
+    """The node samples inside heap.Borrowed: whatever the round imported (the sampler,
+    drivers, the emulated board's buses and chip models) goes when the block ends."""
+    import heap
 
-    sampler.unload()
-    gc.collect()
+    board = world()
+    with heap.Borrowed():  # the names the modules intern stay: count them out
+        run(board, config(ALL))
     before = gc.mem_alloc()
-    run(board, config(ALL))
-    sampler.unload()
-    gc.collect()
-    left = [m for m in sys.modules if m.startswith(("drivers", "chips", "i2csim", "sampler"))]
-    assert left == [], left
+    kept = set(sys.modules)
+    with heap.Borrowed():
+        run(board, config(ALL))
+        assert "sampler" in sys.modules and "chips.bme280" in sys.modules
+    assert set(sys.modules) == kept, set(sys.modules) ^ kept
     assert gc.mem_alloc() - before < 512, gc.mem_alloc() - before
 
 
