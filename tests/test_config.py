@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tools import certs, check_config
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 UUID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
@@ -119,7 +119,7 @@ DEVICE_CHECK = (
 
 def device_check(path):
     """(errors, warnings) of the device's validator (MicroPython) on the file at `path`,
-    in the heap it has at boot: the node's (tools/unixport.node_heap)."""
+    in the heap it has at boot: the node's (tools/dev/unixport.node_heap)."""
     res = mpy.run_code(DEVICE_CHECK % str(path), heap=mpy.node_heap())
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()

@@ -11,8 +11,9 @@ import sys
 import pytest
 
 from tests.test_config import UUID, base, ca_der, device_check
-from tools import check_config, sim
-from tools import unixport as mpy
+from tools import check_config
+from tools.dev import sim
+from tools.dev import unixport as mpy
 
 sys.path.insert(0, str(mpy.ROOT / "lib"))
 import config  # noqa: E402  (the validator itself)
@@ -210,7 +211,7 @@ def node(tmp, path):
     state = tmp / "state"
     state.mkdir()
     sim.prepare_flash(state)
-    return sim.Simulator(path, state)  # in the node's heap (tools/unixport.node_heap)
+    return sim.Simulator(path, state)  # in the node's heap (tools/dev/unixport.node_heap)
 
 
 def largest():

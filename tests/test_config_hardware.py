@@ -9,7 +9,7 @@ import pytest
 
 from tests.test_config import base, device_errors, write
 from tools import check_config
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 sys.path.insert(0, str(mpy.ROOT / "lib"))
 import config  # noqa: E402  (the validator itself, for its tables)

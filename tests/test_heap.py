@@ -3,7 +3,7 @@ to spare (an ESP32's 111,936 bytes on a 32-bit port: `make test-32bit`), and one
 or table point more is refused by the validator, never found out by a MemoryError.
 
 The configs are the limits of lib/config.py's sensor weights; `make bench` measures their
-smallest heaps (tools/bench/node_heap.py runs the wakes here)."""
+smallest heaps (tools/dev/bench/node_heap.py runs the wakes here)."""
 
 import json
 import re
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from tools import unixport
-from tools.bench import node_heap
+from tools.dev import unixport
+from tools.dev.bench import node_heap
 
 sys.path.insert(0, str(unixport.ROOT / "lib"))
 import config  # noqa: E402  (the device's validator, as tools/check_config.py runs it)

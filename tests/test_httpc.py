@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 from tests.scripted_server import Blackhole, ScriptedServer, response, serve
 from tools.certs import make_ca
 
@@ -737,7 +737,7 @@ stats(c)
 def test_import_and_client_stay_within_the_heap_budget():
     """httpc's share of the node's heap on an ESP32 (a 32-bit port): at most 8.5 KB for
     its loaded bytecode, constants and new names, 2 KB for a client (its 1 KB buffer
-    included); on a 64-bit port the same times tools/unixport.WIDE_RATIO.
+    included); on a 64-bit port the same times tools/dev/unixport.WIDE_RATIO.
 
     Measured in a fresh interpreter. New names (qstrs) count: a few more can make the
     qstr pool grow, by ~0.9 KB at once.

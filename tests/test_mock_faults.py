@@ -21,8 +21,8 @@ import pytest
 from tests.test_mock_server import (  # fixtures too: clock, make_server, server, certs
     DEVICES, GUARD, ROOT, T0, TEMP, TOKEN_A, bulk, call, certs, clock, connect, make_server,
     post, raw_socket, send, server, single)
-from tools.sensocan_mock import MockServer
-from tools.sensocan_mock.__main__ import main as cli
+from tools.dev.sensocan_mock import MockServer
+from tools.dev.sensocan_mock.__main__ import main as cli
 
 pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
 
@@ -293,7 +293,7 @@ def test_cli_serve_starts_with_the_faults_of_a_file_then_of_each_option(tmp_path
     devices.write_text(json.dumps(DEVICES))
     faults.write_text(json.dumps([{"action": "storm", "retry_after": 9}]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.sensocan_mock", "serve", "--devices", str(devices),
+        [sys.executable, "-m", "tools.dev.sensocan_mock", "serve", "--devices", str(devices),
          "--db", str(tmp_path / "mock.db"), "--faults-file", str(faults),
          "--fault", '{"action": "reply", "status": 503}', "--fault", '{"action": "reset"}'],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

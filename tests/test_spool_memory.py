@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tools import unixport
+from tools.dev import unixport
 
 BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench"
 

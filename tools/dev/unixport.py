@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tools import build
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEAP = "64K"
 # What a plain ESP32 (no PSRAM) gives the Python heap once it has grown: 111,936 bytes
 # (ports/esp32/mpconfigport.h, commit f6d630877c; ~40 KB stay with the IDF for Wi-Fi and
