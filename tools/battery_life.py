@@ -21,9 +21,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tools import cli
+from tools import cli, devicelib  # noqa: F401  (devicelib: lib/ on sys.path)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import config  # noqa: E402  (the device's validator and board models)
 from drivers.registry import DRIVERS  # noqa: E402  (what each driver waits for a measurement)
 

@@ -14,11 +14,9 @@ Exit status 0 when valid (warnings are printed, `warning: ...`, and do not fail)
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from tools import cli
+from tools import cli, devicelib  # noqa: F401  (devicelib: lib/ on sys.path)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 import config  # noqa: E402  (the device's validator; plain Python, runs on CPython too)
 
 
