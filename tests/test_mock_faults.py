@@ -135,6 +135,51 @@ def test_fault_slow_reply_past_the_client_timeout_still_stores(server):
     assert server.requests()[0]["reply_class"] == "fault:handle"
 
 
+# --- raw, crash and the connection log ------------------------------------------------
+
+def test_fault_raw_sends_its_bytes_exactly_then_keeps_closes_or_resets(server):
+    reply = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\nX: \xff\n\nrest"
+    server.faults.add(action="raw", data=reply)
+    server.faults.add(action="raw", data="HTTP/1.1 20", close=True)
+    server.faults.add(action="raw", data="", reset=True)
+    with raw_socket(server) as sock:
+        sock.sendall(raw_request(close=False))
+        wait_for(lambda: len(server.requests()) == 1)
+        got = b""
+        while len(got) < len(reply):
+            got += sock.recv(65536)
+        assert got == reply.encode("latin-1")  # one byte a character, nothing added
+        sock.sendall(raw_request(close=False))  # the connection was kept for this one
+        assert read_all(sock) == b"HTTP/1.1 20"  # then a FIN
+    with raw_socket(server) as sock, pytest.raises(ConnectionResetError):
+        sock.sendall(raw_request(close=False))
+        read_all(sock)
+    assert server.readings() == []  # raw stores nothing
+    assert [r["reply_class"] for r in server.requests()] == ["fault:raw"] * 3
+
+
+def test_fault_crash_closes_without_a_reply_and_takes_the_server_down(server):
+    server.faults.add(action="crash", seconds=0.3)
+    with raw_socket(server) as sock:
+        sock.sendall(raw_request(close=False))
+        assert read_all(sock) == b""
+    assert refused(server) and server.readings() == []
+    wait_for(lambda: not refused(server))  # up again after `seconds`
+    assert post(server, single(), {"data": {"value": 2}})[0] == 201
+
+
+def test_the_connection_log_has_each_connections_bytes_and_who_closed_it(server):
+    with raw_socket(server) as sock:
+        sock.sendall(raw_request(close=False))
+        wait_for(lambda: len(server.requests()) == 1)
+    wait_for(lambda: server.connections()[0]["client_closed_at"] is not None)
+    post(server, single(), {"data": {"value": 2}})
+    first, second = server.connections()
+    assert (first["index"], first["received"], first["tls"]) == (0, raw_request(close=False), None)
+    assert second["index"] == 1 and second["received"].startswith(b"POST " + single().encode())
+    assert [r["connection"] for r in server.requests()] == [0, 1]
+
+
 # --- down and up -----------------------------------------------------------------------
 
 def test_down_refuses_connections_and_drops_open_ones_until_up(server):

@@ -202,7 +202,8 @@ def test_request_log_records_each_request_without_the_token(server, clock):
     post(server, batch(), {"data": []}, token="not-" + TOKEN_A)
     post(server, batch(), b"{}", token=TOKEN_B, headers={"Content-Type": "text/plain"})
     first, second, third = server.requests()
-    assert first == {"id": first["id"], "received_at": T0, "method": "POST", "path": single(),
+    assert first == {"id": first["id"], "received_at": T0, "connection": 0, "method": "POST",
+                     "path": single(),
                      "device_uuid": DEV_A, "status": 201, "reply_class": "created",
                      "auth_ok": 1, "content_type": "application/json",
                      "body": '{"data": {"value": 1}}'}
