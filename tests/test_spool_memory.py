@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tools.dev import unixport
 
-BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench"
+BENCH = Path(__file__).resolve().parent.parent / "tools" / "dev" / "bench"
 
 
 def backlog_image(path, n):
