@@ -50,7 +50,7 @@ chaos: setup ## a property-based test of the whole node against a hostile server
 	$(BIN)/python -m tests.chaos.run --draws $(or $(CHAOS_DRAWS),2000) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 bench: setup ## figures: flash wear, spool speed, upload cost, wake heaps (MICROPYTHON32= adds the 32-bit port)
-	$(BIN)/python -m tools.bench $(if $(MICROPYTHON32),--micropython32 $(MICROPYTHON32))
+	$(BIN)/python -m tools.dev.bench $(if $(MICROPYTHON32),--micropython32 $(MICROPYTHON32))
 
 battery-life: setup ## days on a battery (CONFIG=, MAH=2500, BOARD_MODEL= to override)
 	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) \
@@ -60,12 +60,12 @@ check-config: setup ## check a config.json with the node's validator (CONFIG=fil
 	$(BIN)/python -m tools.check_config $(or $(CONFIG),boards/unix/config.json --skip-files)
 
 # The docs' "real output" blocks (<!-- output: NAME --> before a fence) come from real runs:
-# tools/docs.py runs the simulator, the virtual board and the tools, and rewrites or compares.
+# tools/dev/docs.py runs the simulator, the virtual board and the tools, and rewrites or compares.
 docs: setup ## rewrite the docs' "real output" blocks from fresh runs (~1 min)
-	$(BIN)/python -m tools.docs
+	$(BIN)/python -m tools.dev.docs
 
 docs-check: setup ## compare the docs' "real output" blocks with fresh runs (~1 min)
-	$(BIN)/python -m tools.docs --check
+	$(BIN)/python -m tools.dev.docs --check
 
 clean: ## remove .sim/, .vboard/ and .pytest_cache/
 	rm -rf .sim .vboard .pytest_cache

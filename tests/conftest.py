@@ -4,7 +4,7 @@ Files in tests/device/ named test_*.py are device code: they are collected here 
 each test function runs in its own `micropython -X heapsize=64K` process (never under
 CPython), compiled to .mpy like the firmware. A module may set another heap: `HEAP =
 "node"` when what it tests runs in a phase of the node's wake, which has the node's heap
-(tools/unixport.node_heap(): an ESP32's, scaled on a 64-bit port), e.g. the whole upload
+(tools/dev/unixport.node_heap(): an ESP32's, scaled on a 64-bit port), e.g. the whole upload
 stack (uplink, sensocan, httpc, spool) in RAM at once. A device test passes when it
 returns; a plain `assert` or any exception fails it.
 Device tests find a scratch directory in the TEST_TMP environment variable.
@@ -17,7 +17,7 @@ import pytest
 
 from tests.nodekit import Kit
 from tools import build
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 DEVICE_DIR = Path(__file__).parent / "device"
 

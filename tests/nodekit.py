@@ -11,8 +11,9 @@ import shutil
 import time
 from pathlib import Path
 
-from tools import certs, sim
-from tools.sensocan_mock import MockServer
+from tools import certs
+from tools.dev import sim
+from tools.dev.sensocan_mock import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"

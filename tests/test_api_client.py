@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 from tests.nodekit import DEVICE, SENSORS, TOKEN
 from tools import certs
-from tools.sensocan_mock import MockServer
+from tools.dev.sensocan_mock import MockServer
 
 T = 60061400  # 2026-11-27T03:43:20Z in node seconds (lib/clock.py)
 

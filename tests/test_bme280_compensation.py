@@ -14,7 +14,7 @@ MemoryError there: `make test-32bit` runs this on such a port, `make test` on th
 import itertools
 import random
 
-from tools import unixport
+from tools.dev import unixport
 
 U8, S8, S12, U16, S16 = (0, 255), (-128, 127), (-2048, 2047), (0, 65535), (-32768, 32767)
 ADC20, ADC16 = (0, 0xFFFFF), (0, 0xFFFF)

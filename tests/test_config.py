@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tools import certs, check_config
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 from drivers.registry import DRIVERS  # noqa: E402  (check_config put lib/ on the path)
 
@@ -121,7 +121,7 @@ DEVICE_CHECK = (
 
 def device_check(path):
     """(errors, warnings) of the device's validator (MicroPython) on the file at `path`,
-    in the heap it has at boot: the node's (tools/unixport.node_heap)."""
+    in the heap it has at boot: the node's (tools/dev/unixport.node_heap)."""
     res = mpy.run_code(DEVICE_CHECK % str(path), heap=mpy.node_heap())
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()

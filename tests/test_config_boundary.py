@@ -11,8 +11,9 @@ import sys
 import pytest
 
 from tests.test_config import UUID, base, ca_der, device_check
-from tools import check_config, sim
-from tools import unixport as mpy
+from tools import check_config
+from tools.dev import sim
+from tools.dev import unixport as mpy
 
 import configsensors  # noqa: E402  (check_config put the validator's modules on the path)
 import strictjson  # noqa: E402
@@ -209,7 +210,7 @@ def node(tmp, path):
     state = tmp / "state"
     state.mkdir()
     sim.prepare_flash(state)
-    return sim.Simulator(path, state)  # in the node's heap (tools/unixport.node_heap)
+    return sim.Simulator(path, state)  # in the node's heap (tools/dev/unixport.node_heap)
 
 
 def largest():

@@ -1,6 +1,6 @@
 """From laptop to board: flash, provision, deploy and monitor, end to end on a virtual board.
 
-The virtual board (tools/vboard.py) is the unix port on a pty, its flash a littlefs
+The virtual board (tools/dev/vboard.py) is the unix port on a pty, its flash a littlefs
 image; every tool here talks to it through the real mpremote, as to an ESP32 on USB.
 One test carries the whole story, since each step needs the board the last one left
 (the test runner may spread separate tests over workers); the rest are host-only.
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests import nodekit
-from tools import build, certs, deploy, flash, spool_dump, unixport, vboard
+from tools import build, certs, deploy, flash, session, spool_dump
+from tools.dev import unixport, vboard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def tool(name, *args, expect=0):
 def mpremote(port, *args):
     """stdout of an mpremote command on the board. The tools reset the board when done,
     so the node may be between a cycle and its (accelerated) sleep: try a few times."""
-    cmd = [deploy.mpremote_exe(), "connect", port, "resume", *args]
+    cmd = [session.mpremote_exe(), "connect", port, "resume", *args]
     for attempt in range(8):
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         if res.returncode == 0:
@@ -66,7 +67,7 @@ def test_deploy_provision_monitor_on_a_virtual_board(tmp_path):
     try:
         keep = tmp_path / "keep.bin"  # a node file in data/, which no deploy may touch
         keep.write_bytes(b"\x00spool\xff" * 100)
-        subprocess.run([deploy.mpremote_exe(), "connect", port, "resume", "mkdir", ":data",
+        subprocess.run([session.mpremote_exe(), "connect", port, "resume", "mkdir", ":data",
                         "+", "cp", str(keep), ":data/keep.bin"], check=True, timeout=30)
 
         # a blank board gets every file of the build, hashed the same on the board as here

@@ -1,4 +1,4 @@
-"""The docs' "real output" blocks (tools/docs.py): each is known to a run, the quick runs
+"""The docs' "real output" blocks (tools/dev/docs.py): each is known to a run, the quick runs
 agree with the docs exactly, a drifted block is caught, and no file of the repository
 points outside it. The slow runs (the simulator, the virtual board) are `make docs-check`.
 """
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tools import docs
+from tools.dev import docs
 
 ROOT = docs.ROOT
 FENCE = re.compile(r"^```")

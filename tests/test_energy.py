@@ -10,7 +10,7 @@ import pytest
 
 from tests.nodekit import epoch, health_kit, total, uploaded
 from tools import battery_life
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 HEALTH = {"awake_ms": "n_awake", "radio_ms": "n_radio", "bytes_sent": "n_bytes",
           "flash_writes": "n_flash", "tls_handshakes": "n_tls", "wifi_connect_ms": "n_wifi"}

@@ -8,7 +8,8 @@ import struct
 import zlib
 
 from tests.nodekit import Kit, backlog, total
-from tools import deploy, monitor, spool_dump, unixport
+from tools import monitor, session, spool_dump
+from tools.dev import unixport
 
 BLOCK = 4096
 EPOCH = 1735689600  # lib/clock.py: Unix seconds of node time 0
@@ -174,7 +175,7 @@ def test_make_logs_shows_a_full_flash_dropping_readings(tmp_path, monkeypatch):
     assert res.returncode == 0, res.stdout + res.stderr
     dropped, pending = map(int, res.stdout.split("@@")[1].split())
     assert dropped and dropped + pending == 3000
-    monkeypatch.setattr(deploy, "mpremote", lambda port, *args: spool_dump.extract(image, args[-1]))
+    monkeypatch.setattr(session, "mpremote", lambda port, *args: spool_dump.extract(image, args[-1]))
     out = []
     monitor.show_data("PORT", 40, False, out.append)
     assert any(" WARN spool: flash full: dropped the " in line and

@@ -3,15 +3,15 @@ to spare (an ESP32's 111,936 bytes on a 32-bit port: `make test-32bit`), and one
 or table point more is refused by the validator, never found out by a MemoryError.
 
 The configs are the limits of lib/configsensors.py's sensor weights; `make bench` measures their
-smallest heaps (tools/bench/node_heap.py runs the wakes here)."""
+smallest heaps (tools/dev/bench/node_heap.py runs the wakes here)."""
 
 import json
 import re
 
 import pytest
 
-from tools import unixport
-from tools.bench import node_heap
+from tools.dev import unixport
+from tools.dev.bench import node_heap
 from tools.check_config import config  # the device's validator, as the host tool runs it
 
 HEAVIEST = ["wave:40", "long:24", "table2:28", "table:9", "table:4,table2:10,wave:9"]

@@ -6,7 +6,7 @@ import math
 import random
 import struct
 
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 PROBE = """
 import sys, jsonnum

@@ -21,8 +21,8 @@ import pytest
 from tests.test_mock_server import (  # fixtures too: clock, make_server, server, certs
     DEVICES, GUARD, ROOT, T0, TEMP, TOKEN_A, bulk, call, certs, clock, connect, make_server,
     post, raw_socket, send, server, single)
-from tools.sensocan_mock import MockServer
-from tools.sensocan_mock.__main__ import main as cli
+from tools.dev.sensocan_mock import MockServer
+from tools.dev.sensocan_mock.__main__ import main as cli
 
 pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
 
@@ -133,6 +133,51 @@ def test_fault_slow_reply_past_the_client_timeout_still_stores(server):
     assert server.readings() == []  # not yet: the server is still "thinking"
     wait_for(lambda: len(server.readings()) == 1)
     assert server.requests()[0]["reply_class"] == "fault:handle"
+
+
+# --- raw, crash and the connection log ------------------------------------------------
+
+def test_fault_raw_sends_its_bytes_exactly_then_keeps_closes_or_resets(server):
+    reply = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\nX: \xff\n\nrest"
+    server.faults.add(action="raw", data=reply)
+    server.faults.add(action="raw", data="HTTP/1.1 20", close=True)
+    server.faults.add(action="raw", data="", reset=True)
+    with raw_socket(server) as sock:
+        sock.sendall(raw_request(close=False))
+        wait_for(lambda: len(server.requests()) == 1)
+        got = b""
+        while len(got) < len(reply):
+            got += sock.recv(65536)
+        assert got == reply.encode("latin-1")  # one byte a character, nothing added
+        sock.sendall(raw_request(close=False))  # the connection was kept for this one
+        assert read_all(sock) == b"HTTP/1.1 20"  # then a FIN
+    with raw_socket(server) as sock, pytest.raises(ConnectionResetError):
+        sock.sendall(raw_request(close=False))
+        read_all(sock)
+    assert server.readings() == []  # raw stores nothing
+    assert [r["reply_class"] for r in server.requests()] == ["fault:raw"] * 3
+
+
+def test_fault_crash_closes_without_a_reply_and_takes_the_server_down(server):
+    server.faults.add(action="crash", seconds=0.3)
+    with raw_socket(server) as sock:
+        sock.sendall(raw_request(close=False))
+        assert read_all(sock) == b""
+    assert refused(server) and server.readings() == []
+    wait_for(lambda: not refused(server))  # up again after `seconds`
+    assert post(server, single(), {"data": {"value": 2}})[0] == 201
+
+
+def test_the_connection_log_has_each_connections_bytes_and_who_closed_it(server):
+    with raw_socket(server) as sock:
+        sock.sendall(raw_request(close=False))
+        wait_for(lambda: len(server.requests()) == 1)
+    wait_for(lambda: server.connections()[0]["client_closed_at"] is not None)
+    post(server, single(), {"data": {"value": 2}})
+    first, second = server.connections()
+    assert (first["index"], first["received"], first["tls"]) == (0, raw_request(close=False), None)
+    assert second["index"] == 1 and second["received"].startswith(b"POST " + single().encode())
+    assert [r["connection"] for r in server.requests()] == [0, 1]
 
 
 # --- down and up -----------------------------------------------------------------------
@@ -293,7 +338,7 @@ def test_cli_serve_starts_with_the_faults_of_a_file_then_of_each_option(tmp_path
     devices.write_text(json.dumps(DEVICES))
     faults.write_text(json.dumps([{"action": "storm", "retry_after": 9}]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.sensocan_mock", "serve", "--devices", str(devices),
+        [sys.executable, "-m", "tools.dev.sensocan_mock", "serve", "--devices", str(devices),
          "--db", str(tmp_path / "mock.db"), "--faults-file", str(faults),
          "--fault", '{"action": "reply", "status": 503}', "--fault", '{"action": "reset"}'],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -17,7 +17,7 @@ import pytest
 from tests.test_mock_server import (  # fixtures too: clock, make_server, server
     GUARD, T0, TEMP, TOKEN_A, batch, bulk, clock, connect, make_server, post, raw_socket,
     send, server, single)
-from tools.sensocan_mock import FaultRuleError
+from tools.dev.sensocan_mock import FaultRuleError
 
 pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
 

@@ -1,4 +1,4 @@
-"""The Sensocan mock server (tools/sensocan_mock), driven over real sockets.
+"""The Sensocan mock server (tools/dev/sensocan_mock), driven over real sockets.
 
 Time is a FakeClock injected into the server; the only real waits are short hang
 guards and the sub-second keep-alive timeout the idle-connection test needs.
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from tools.certs import make_ca
-from tools.sensocan_mock import DevicesFileError, FaultRuleError, MockServer
-from tools.sensocan_mock.__main__ import main as cli
-from tools.sensocan_mock.registry import load, parse
+from tools.dev.sensocan_mock import DevicesFileError, FaultRuleError, MockServer
+from tools.dev.sensocan_mock.__main__ import main as cli
+from tools.dev.sensocan_mock.registry import load, parse
 
 pytestmark = pytest.mark.host  # CPython only: make test-32bit leaves it out
 
@@ -202,7 +202,8 @@ def test_request_log_records_each_request_without_the_token(server, clock):
     post(server, batch(), {"data": []}, token="not-" + TOKEN_A)
     post(server, batch(), b"{}", token=TOKEN_B, headers={"Content-Type": "text/plain"})
     first, second, third = server.requests()
-    assert first == {"id": first["id"], "received_at": T0, "method": "POST", "path": single(),
+    assert first == {"id": first["id"], "received_at": T0, "connection": 0, "method": "POST",
+                     "path": single(),
                      "device_uuid": DEV_A, "status": 201, "reply_class": "created",
                      "auth_ok": 1, "content_type": "application/json",
                      "body": '{"data": {"value": 1}}'}
@@ -543,7 +544,7 @@ def test_cli_serve_prints_the_listening_line_serves_and_stops_on_sigterm(tmp_pat
     devices = tmp_path / "devices.json"
     devices.write_text(json.dumps(DEVICES))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.sensocan_mock", "serve", "--devices", str(devices),
+        [sys.executable, "-m", "tools.dev.sensocan_mock", "serve", "--devices", str(devices),
          "--db", str(tmp_path / "mock.db"), "--port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -1,7 +1,7 @@
 """Integration: the real firmware on the emulated board against the Sensocan mock.
 
 Each test runs wakes of the node (one MicroPython process each, 64 KiB heap) through
-tools/sim.py and checks what the server stored and what the node kept.
+tools/dev/sim.py and checks what the server stored and what the node kept.
 """
 
 import json
@@ -180,7 +180,7 @@ def test_server_down_keeps_everything(tmp_path):
     runs = k.cycles(3)
     assert (runs[0].figures["failure"], runs[0].figures["http_status"]) == ("network_error", 0)
     assert backlog(runs[-1]) == sampled(runs) >= 3
-    from tools.sensocan_mock import MockServer
+    from tools.dev.sensocan_mock import MockServer
     k.server = MockServer(k.server.registry, str(tmp_path / "mock2.sqlite"), port=port,
                           tls=(str(k.paths["cert"]), str(k.paths["key"]))).start()
     try:

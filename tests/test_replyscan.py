@@ -8,7 +8,7 @@ scanner whatever the body's size (a 1 MiB 422 included)."""
 import json
 import random
 
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 DEVICE = r"""
 import sys, json

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from tests.nodekit import ROOT, SENSORS, Kit
-from tools import deploy, monitor, spool_dump, unixport
+from tools import monitor, session, spool_dump
+from tools.dev import unixport
 
 BLOCK = 4096
 ERASED = b"\xff" * BLOCK
@@ -105,10 +106,10 @@ def test_logs_shows_a_full_flash_as_full(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     mount = "import flashdev, os, vfs\nvfs.mount(vfs.VfsLfs2(flashdev.FlashImage(%r)), '/flash')" \
             "\nos.chdir('/flash')\n" % str(image)
-    res = unixport.run_code(mount + "print(os.statvfs('.'))\n" + deploy._INFO % {
-        "manifest": deploy.MANIFEST, "paths": []}, heap="1M")
+    res = unixport.run_code(mount + "print(os.statvfs('.'))\n" + session._INFO % {
+        "manifest": session.MANIFEST, "paths": []}, heap="1M")
     assert res.returncode == 0, res.stdout + res.stderr
-    raw, about = res.stdout.splitlines()[0], deploy.parse_info(res.stdout)
+    raw, about = res.stdout.splitlines()[0], session.parse_info(res.stdout)
     assert not 0 <= int(raw.split(",")[3]) <= 512, raw  # the platform's figure is wrong...
     lines = []
     monitor.health(about, lines.append)

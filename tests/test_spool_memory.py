@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from tools import unixport
+from tools.dev import unixport
 
-BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench"
+BENCH = Path(__file__).resolve().parent.parent / "tools" / "dev" / "bench"
 
 
 def backlog_image(path, n):

@@ -15,7 +15,8 @@ import sys
 import time
 
 from tests import nodekit
-from tools import deploy, vboard
+from tools import session
+from tools.dev import vboard
 
 ROOT = nodekit.ROOT
 
@@ -80,7 +81,7 @@ def test_mip_installs_the_package_from_the_clone(tmp_path):
         assert board.wait_for(">>> ", 20)  # a blank flash: straight to the REPL
 
         def mpremote(*args):
-            res = subprocess.run([deploy.mpremote_exe(), "connect", board.port, "resume", *args],
+            res = subprocess.run([session.mpremote_exe(), "connect", board.port, "resume", *args],
                                  cwd=ROOT, capture_output=True, text=True, timeout=50)
             assert res.returncode == 0, res.stdout + res.stderr
             return res.stdout

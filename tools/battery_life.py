@@ -21,9 +21,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tools import cli
-from tools.check_config import config  # the device's validator; puts its modules on the path
+from tools import cli, devicelib  # noqa: F401  (devicelib: lib/ on sys.path)
 
+import config  # noqa: E402  (the device's validator)
 from boardmodels import BOARD_MODELS  # noqa: E402  (boards/esp32: each board's sleep current)
 from drivers.registry import DRIVERS  # noqa: E402  (what each driver waits for a measurement)
 

@@ -14,15 +14,10 @@ Exit status 0 when valid (warnings are printed, `warning: ...`, and do not fail)
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from tools import cli
+from tools import cli, devicelib  # noqa: F401  (devicelib: lib/ on sys.path)
 
-# the device's validator and what it reads: lib/, and the ESP32 board catalogue
-# (boards/esp32/boardmodels.py, which tools/build.py puts in lib/ on a board)
-_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(_ROOT / "lib"), str(_ROOT / "boards" / "esp32")]
-import config  # noqa: E402  (plain Python, runs on CPython too)
+import config  # noqa: E402  (the device's validator; plain Python, runs on CPython too)
 
 
 def check(path, skip_files=False):

@@ -18,7 +18,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from tools import certs, cli, sim
+from tools import certs, cli
+from tools.dev import sim
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "boards" / "unix" / "config.json"
@@ -45,7 +46,7 @@ class MockProcess:
 
     def __init__(self, work):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.sensocan_mock", "serve",
+            [sys.executable, "-m", "tools.dev.sensocan_mock", "serve",
              "--devices", str(work / "devices.json"), "--db", str(work / "readings.sqlite"),
              "--tls-cert", str(work / "certs" / "server.pem"),
              "--tls-key", str(work / "certs" / "server.key"), "--port", "0"],
@@ -111,7 +112,7 @@ def main(argv=None):
     finally:
         mock.stop()
     print("\nWhat the server stored:")
-    subprocess.run([sys.executable, "-m", "tools.sensocan_mock", "list", "--summary",
+    subprocess.run([sys.executable, "-m", "tools.dev.sensocan_mock", "list", "--summary",
                     "--db", str(work / "readings.sqlite")], cwd=ROOT, check=False)
     with sqlite3.connect(work / "readings.sqlite") as db:
         stored = db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]

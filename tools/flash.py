@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from tools import cli
-from tools.deploy import DeviceError
+from tools.session import DeviceError
 
 OFFSETS = {"esp32": 0x1000, "esp32s2": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0, "esp32c6": 0x0}
 # esptool's CHIP_NAME -> its --chip name, and the chip id an image header carries

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import serial
 
-from tools import cli, deploy, spool_dump
+from tools import cli, session, spool_dump
 
 
 def watch(port, seconds=None, out=sys.stdout):
@@ -35,7 +35,7 @@ def watch(port, seconds=None, out=sys.stdout):
                 waiting = False
             except serial.SerialException as e:
                 if not waiting:
-                    problem = deploy.open_problem(port, e)
+                    problem = session.open_problem(port, e)
                     out.write("[monitor] %s; waiting for the port\n" % problem)
                     waiting = True
                 time.sleep(0.5)
@@ -71,9 +71,9 @@ def health(about, out=print):
 
 def logs(port, lines=40, records=False, reset=True, out=print):
     """Health, log tail, spool state and dead letters of the node on `port`."""
-    deploy.probe(port)
-    with deploy.session(port, reset, out):
-        about = deploy.info(port, ["config.json", "data/log.txt"])
+    session.probe(port)
+    with session.at_repl(port, reset, out):
+        about = session.info(port, ["config.json", "data/log.txt"])
         health(about, out)
         if "data" in about["root"]:
             show_data(port, lines, records, out)
@@ -85,7 +85,7 @@ def logs(port, lines=40, records=False, reset=True, out=print):
 def show_data(port, lines, records, out):
     """The log's tail and the spool, from a copy of the board's data/ folder."""
     with tempfile.TemporaryDirectory() as tmp:
-        deploy.mpremote(port, "cp", "-r", ":data", tmp)
+        session.mpremote(port, "cp", "-r", ":data", tmp)
         data = Path(tmp) / "data"
         log = data / "log.txt"
         text = log.read_text(errors="replace").splitlines() if log.exists() else []

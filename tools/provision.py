@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tools import cli, deploy
+from tools import cli, session
 from tools.check_config import config as validator
 
 from boardmodels import BOARD_MODELS, CHIPS  # noqa: E402  (check_config sets the path)
@@ -456,12 +456,12 @@ def _ca_beside(args):
 
 def upload(port, config_path, ca_cert, reset=True, out=print):
     """Copy config.json (and the CA) to the board's root."""
-    deploy.probe(port)
+    session.probe(port)
     cmds = ["cp", "-f", str(config_path), ":config.json"]
     if ca_cert:
         cmds += ["+", "cp", "-f", str(ca_cert), ":" + Path(ca_cert).name]
-    with deploy.session(port, reset, out):
-        deploy.mpremote(port, *cmds)
+    with session.at_repl(port, reset, out):
+        session.mpremote(port, *cmds)
         out("copied to %s: config.json%s"
             % (port, " and " + Path(ca_cert).name if ca_cert else ""))
 

@@ -19,7 +19,8 @@ import time
 import zlib
 from pathlib import Path
 
-from tools import cli, unixport
+from tools import cli
+from tools.dev import unixport
 
 RECORD = 16
 REASONS = {1: "rejected", 2: "corrupt", 3: "unsendable",

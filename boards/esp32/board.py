@@ -4,8 +4,8 @@ The firmware sees the same small API as on the emulated board (boards/unix):
 flash paths, reset cause, a Unix-epoch clock, RTC memory, ADC, I2C, 1-Wire, link,
 watchdog and sleep. Deployed to the device root next to boot.py. Pins, LED and power
 mode come from the validated config (lib/boardmodels.BOARD_MODELS plus the config's
-overrides) through configure(), which the sampler calls every sampling round; they
-are kept in RTC memory so that wakes without sampling know them too.
+overrides) through configure(), which the node calls at the start of every wake; they
+are kept in RTC memory too, so that what runs before configure() (a crash's sleep) knows them.
 
 RTC slow memory (2048 bytes): the firmware's rtcstate in bytes 0-63 (it uses 50), the
 board's own checksummed record at 64: power mode, LED, the access point's BSSID and
@@ -146,7 +146,7 @@ def i2c_recover(bus):
 
 def _unstick(spec):
     """I2C bus clear (NXP UM10204 §3.1.16): with SDA held low, clock SCL up to 9 times
-    until the device lets go, then a STOP. No MicroPython API does it (facts G)."""
+    until the device lets go, then a STOP, which no MicroPython API does."""
     sda = machine.Pin(spec["sda"], machine.Pin.IN, machine.Pin.PULL_UP)
     if sda.value():
         return

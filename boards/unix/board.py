@@ -1,6 +1,6 @@
 """The emulated board: the unix port dressed as an ESP32 node.
 
-The simulator (tools/sim.py) plays power supply and world. It passes, in the
+The simulator (tools/dev/sim.py) plays power supply and world. It passes, in the
 environment: SENSOCAN_STATE (state folder: flash.img, rtc.bin, world.json),
 SENSOCAN_CONFIG (the config file), SENSOCAN_RESET_CAUSE, SENSOCAN_CLOCK (the RTC's
 Unix time at this reset: the simulator's accelerated clock, or 2000-01-01 plus the

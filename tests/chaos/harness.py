@@ -25,7 +25,8 @@ from pathlib import Path
 
 from tests.chaos.draws import BACK, DAY, Wake
 from tests.nodekit import SENSORS, Kit, epoch
-from tools import sim, spool_dump
+from tools import spool_dump
+from tools.dev import sim
 
 CUT_OFF_S = 30  # how long the power stays off after a cut
 IDLE_S = 15.0  # the most a fault action may still be running after its wake

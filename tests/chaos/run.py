@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from tests.chaos.draws import scenarios
 from tests.chaos.harness import play
-from tools import cli, unixport
+from tools import cli
+from tools.dev import unixport
 
 SUMMED = ("wakes", "chaos_wakes", "cuts", "steps", "link_down", "rules", "requests",
           "node_requests", "faults", "readings", "sampled", "duplicates", "unanswered",

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools import unixport as mpy
+from tools.dev import unixport as mpy
 
 HARNESS = Path(__file__).resolve().parent / "harness.py"
 HEAP = "1M"  # the harness keeps every reading's fate; the node under test is unchanged

@@ -7,10 +7,16 @@ exactly what recv() returned and send() took, whatever the parser made of it.
 Connections to the control endpoint are left out, so a benchmark polling /_mock/stats
 does not count itself: each connection's traffic is held back (`Tally`) until its first
 request says which kind it is (a connection that never makes one counts when it closes).
+
+Each counted connection is also kept whole for tests (MockServer.connections()): its
+number, every byte the client sent, whether its TLS handshake failed, and when the
+client closed its side, which tells a client that hung up from a server that did.
 """
 
 import io
+import ssl
 import threading
+import time
 
 FIELDS = ("connections", "handshakes", "bytes_in", "bytes_out")
 
@@ -21,6 +27,22 @@ class WireStats:
     def __init__(self):
         self._lock = threading.Lock()
         self.connections = self.handshakes = self.bytes_in = self.bytes_out = 0
+        self._tallies = []  # every counted connection, in the order counted
+
+    def add(self, tally):
+        """Keep a connection counted from now on; returns its number (from 0)."""
+        with self._lock:
+            self._tallies.append(tally)
+            return len(self._tallies) - 1
+
+    def connection_log(self):
+        """Each counted connection so far (not cleared by reset()), as a dict: `index`,
+        `received` (bytes), `tls` (None: plain; False: the handshake failed) and
+        `client_closed_at` (time.monotonic() when the client closed its side, or None)."""
+        with self._lock:
+            tallies = list(self._tallies)
+        return [{"index": t.index, "received": bytes(t.received), "tls": t.tls,
+                 "client_closed_at": t.client_closed_at} for t in tallies]
 
     def reset(self):
         """Start counting from zero; returns the counts until now."""
@@ -50,6 +72,10 @@ class Tally:
         self._stats = stats
         self._held = dict.fromkeys(FIELDS, 0)  # None once the connection is classified
         self._held["connections"] = 1
+        self.index = None  # the connection's number, once counted
+        self.received = bytearray()
+        self.tls = None
+        self.client_closed_at = None
 
     def count(self, **amounts):
         if self._held is None:
@@ -63,6 +89,7 @@ class Tally:
         """API traffic (or a connection closing unclassified): counted, live from now on."""
         if self._held is not None:
             self._stats.count(**self._held)
+            self.index = self._stats.add(self)
             self._held = None
 
     def drop(self):
@@ -86,8 +113,15 @@ class SocketStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer):
-        received = self._sock.recv_into(buffer)
-        self._tally.count(bytes_in=received)
+        try:
+            received = self._sock.recv_into(buffer)
+        except (ConnectionResetError, ssl.SSLEOFError):
+            received = 0
+        tally = self._tally
+        tally.count(bytes_in=received)
+        tally.received += memoryview(buffer)[:received]
+        if not received and tally.client_closed_at is None:
+            tally.client_closed_at = time.monotonic()
         return received
 
     def write(self, data):

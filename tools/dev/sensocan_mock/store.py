@@ -13,6 +13,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     received_at REAL NOT NULL,      -- server clock, epoch seconds
+    connection INTEGER,             -- the connection it came on (MockServer.connections())
     method TEXT NOT NULL,
     path TEXT NOT NULL,             -- as sent, query string included
     device_uuid TEXT,               -- from the path, when it is a device path
@@ -68,13 +69,15 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def begin_request(self, *, received_at, method, path, device_uuid, content_type, body):
+    def begin_request(self, *, received_at, connection, method, path, device_uuid,
+                      content_type, body):
         """Log a request as it arrives; returns its id for the readings and finish_request."""
         with self._lock, self._db:
             return self._db.execute(
-                "INSERT INTO requests (received_at, method, path, device_uuid, content_type, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (received_at, method, path, device_uuid, content_type, body)).lastrowid
+                "INSERT INTO requests (received_at, connection, method, path, device_uuid,"
+                " content_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (received_at, connection, method, path, device_uuid, content_type,
+                 body)).lastrowid
 
     def finish_request(self, request_id, *, status, reply_class, auth_ok):
         with self._lock, self._db:

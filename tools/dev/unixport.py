@@ -13,17 +13,11 @@ from pathlib import Path
 
 from tools import build
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEAP = "64K"
-# What a plain ESP32 (no PSRAM) gives the Python heap once it has grown: 111,936 bytes
-# (ports/esp32/mpconfigport.h, commit f6d630877c; ~40 KB stay with the IDF for Wi-Fi and
-# TLS). A 32-bit unix port gives the node exactly that. A 64-bit one needs more for the
-# same firmware (pointers and objects twice the size; bytecode and buffers the same), so
-# it gets ESP32_HEAP times WIDE_RATIO: the largest ratio, over the configs of `make
-# bench`'s table "A whole wake", of the smallest heap a wake needs on the 64-bit binary
-# to the same on the 32-bit one (1.41 to 1.67 on 2026-12-03; 152 / 91 KiB for 4 sensors
-# with 16-point tables, 10 with 2 and 12 waves): every config that fits an ESP32 fits
-# the scaled heap.
+# The Python heap of a plain ESP32 (no PSRAM) once grown (ports/esp32/mpconfigport.h); a
+# 64-bit port needs more for the same firmware, so it gets WIDE_RATIO times that
+# (docs/testing.md, "Two MicroPython ports").
 ESP32_HEAP = 111936
 WIDE_RATIO = 1.67
 _bits = {}

@@ -4,49 +4,18 @@ The MicroPython unix port plays the chip and a small relay plays its USB-serial 
 the relay owns a pty whose other end is the board's serial port, and runs the
 `micropython` binary on a second pty of its own. Real `mpremote` then works unchanged:
 
-    python -m tools.vboard --state DIR [--speed X]      # prints the port, e.g. DIR/tty
+    python -m tools.dev.vboard --state DIR [--speed X]      # prints the port, e.g. DIR/tty
     mpremote connect DIR/tty resume exec "import os; print(os.listdir())"
 
 The board's filesystem is the emulated flash of boards/unix: a littlefs image
 (DIR/flash.img, 512 blocks of 4 KiB) mounted at /flash, with the working directory
 there, so `mpremote cp main.py :main.py` and `:lib/...`, `:data/...` land in the image
-exactly where they land at the root of an ESP32. The world of tools/sim.py applies
+exactly where they land at the root of an ESP32. The world of tools/dev/sim.py applies
 (DIR/world.json: link up or down, safe-mode pin, ADC volts), and DIR/console.log keeps
 everything the board printed.
 
-What was found out, and what it takes (MicroPython unix port 1.29 preview):
-
-- The unix REPL has the raw REPL and raw-paste mode, and both work over a pty.
-- It needs a terminal of its own: a running program is interrupted (mpremote's first
-  Ctrl-C) only by a SIGINT from its terminal, so the pty must be the process's
-  controlling terminal (setsid + TIOCSCTTY). Echo, line editing and output
-  post-processing are switched off on that pty (or mpremote sees "\\r\\r\\n", its
-  commands echoed and its Ctrl-D eaten), and NOFLSH keeps a Ctrl-C from discarding the
-  bytes behind it. The unix port still discards pending input whenever it switches
-  between its raw and original terminal modes (tcsetattr TCSAFLUSH), which a UART
-  never does: after a Ctrl-C the relay holds the bytes behind it until the REPL reads
-  again (mpremote sends Ctrl-C then Ctrl-A at once), seen from the pty's modes.
-- `-i` and MICROPYINSPECT give the REPL after a script even when the script called
-  sys.exit(), so deep sleep (sys.exit in boards/unix/board.py) would never end the run.
-  The boot ROM below therefore sets MICROPYINSPECT only when boot.py and main.py
-  return, as an ESP32 reaches its REPL when main.py returns.
-- A soft reset (Ctrl-D, machine.soft_reset(), sys.exit()) ends the process. The relay
-  restarts it like the chip: it prints "MPY: soft reboot" and, when the reset came from
-  the raw REPL, skips main.py and re-enters the raw REPL, as MicroPython does on a
-  board (main.py is also skipped when boot.py failed, an interrupted boot.py included,
-  as ports/esp32/main.c does); mpremote's default soft reset and `resume` both work.
-- The unix `machine` module has no reset(), but it is extensible: the ROM's machine.py
-  adds one, so `mpremote reset` (machine.reset()) reboots the virtual board as it does
-  a real one, main.py included.
-- mpremote reads a /dev/pts/N port with blocking reads (it takes it for QEMU), which
-  never time out; the port is therefore a stable symlink (DIR/tty) to the pty, read
-  like any serial port, and the same path across restarts of this tool.
-- Until the ROM has mounted the flash, input is held back (a Ctrl-C must not land in
-  the middle of mounting); while the board deep-sleeps, input is dropped and nothing
-  answers, as on the chip.
-- The heap is the simulator's (tools/unixport.node_heap(), or --heap); the ROM keeps about
-  0.7 KiB more of it than the simulator's reset.py: a wake that barely fits there may
-  not fit here.
+How the unix port was made to pass for a board over a serial line, and why each
+piece is there: docs/testing.md, "Inside the virtual board".
 """
 
 import ctypes
@@ -64,10 +33,11 @@ import time
 import tty
 from pathlib import Path
 
-from tools import build, cli, sim, unixport
+from tools import build, cli
+from tools.dev import sim, unixport
 
 _ROM_BOOT = '''\
-# The virtual board's boot ROM (written by tools/vboard.py): what an ESP32 does at reset.
+# The virtual board's boot ROM (written by tools/dev/vboard.py): what an ESP32 does at reset.
 # Top-level code that deletes what it no longer needs: the node's heap is tight.
 import os
 import sys
@@ -115,7 +85,7 @@ os.putenv("MICROPYINSPECT", "1")
 '''
 
 _ROM_MACHINE = '''\
-# The unix port's machine module plus the reset() of a real board (tools/vboard.py).
+# The unix port's machine module plus the reset() of a real board (tools/dev/vboard.py).
 from umachine import *  # noqa: F403
 
 

@@ -4,10 +4,10 @@ A fenced block in README.md or docs/*.md right after a line `<!-- output: NAME -
 the output of a run this tool knows by NAME (`--list` shows them), so it cannot drift
 from what the code prints:
 
-    python -m tools.docs              # run everything, rewrite the blocks (make docs)
-    python -m tools.docs --check      # run everything, compare; exit 1 on a difference
-    python -m tools.docs --check --cheap   # only the runs of a few seconds (the tests)
-    python -m tools.docs --only sim   # one run (a run may fill several blocks)
+    python -m tools.dev.docs              # run everything, rewrite the blocks (make docs)
+    python -m tools.dev.docs --check      # run everything, compare; exit 1 on a difference
+    python -m tools.dev.docs --check --cheap   # only the runs of a few seconds (the tests)
+    python -m tools.dev.docs --only sim   # one run (a run may fill several blocks)
 
 A run works in a scratch folder that stands for the repository's root, so paths in its
 output are relative: the scratch folder and the repository's own path are cut from it.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tools import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MARKER = re.compile(r"<!-- output: ([a-z0-9-]+) -->")
 ELIDED = ("...", "…")
 BASE = timegm((2026, 11, 27, 7, 0, 0))  # where shifted times start
@@ -383,7 +383,7 @@ s.ack(3)
 
 @run("spool-dump", "spool-dump", cheap=True)
 def _spool_dump(s):
-    from tools import unixport
+    from tools.dev import unixport
 
     data = s.path / "private" / "data"
     data.mkdir(parents=True)
@@ -414,8 +414,9 @@ def _sim(s):
 def _node_lines(s):
     """Console lines of the emulated node against the mock: a power band taking over the
     upload interval, and an upload refused for a wrong token."""
-    from tools import certs, sim
-    from tools.sensocan_mock import MockServer
+    from tools import certs
+    from tools.dev import sim
+    from tools.dev.sensocan_mock import MockServer
 
     device, token = "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "docs-token-0123456789"
     paths = certs.make_ca(s.path / "certs")
@@ -467,19 +468,19 @@ MOCK_PORT = 8443  # the port docs/testing.md gives the mock (a free one is used)
 def _vboard(s):
     """docs/testing.md's rehearsal on the virtual board, and what the README shows of
     deploy, monitor, logs and a sleeping node: one board, one mock, in .vboard/."""
-    from tools import vboard
+    from tools.dev import vboard
 
     work = s.path / ".vboard"
     state = work / "state"
     py = ".venv/bin/python -m "
     s.run([sys.executable, "-m", "tools.certs", str(work / "certs"), "--host", "localhost"])
-    s.run([sys.executable, "-m", "tools.sensocan_mock", "provision", "--devices",
+    s.run([sys.executable, "-m", "tools.dev.sensocan_mock", "provision", "--devices",
            str(work / "devices.json"), "--device-uuid", DEVICE, "--sensor", "air_temp:" + AIR,
            "--sensor", "soil_moisture:" + SOIL])
     token = json.loads((work / "devices.json").read_text())["devices"][0]["token"]
     s.subs.insert(0, (token, "<the token>"))
     mock = subprocess.Popen(
-        [sys.executable, "-m", "tools.sensocan_mock", "serve", "--devices",
+        [sys.executable, "-m", "tools.dev.sensocan_mock", "serve", "--devices",
          str(work / "devices.json"), "--db", str(work / "readings.sqlite"), "--tls-cert",
          str(work / "certs" / "server.pem"), "--tls-key", str(work / "certs" / "server.key"),
          "--port", "0", "--control"], cwd=ROOT, env=s.env(), stdout=subprocess.PIPE,
@@ -523,14 +524,14 @@ def _vboard(s):
 
 def _vboard_cli(s, state):
     """The virtual board's command line and its first line (then it is stopped)."""
-    proc = subprocess.Popen([sys.executable, "-m", "tools.vboard", "--state", str(state),
+    proc = subprocess.Popen([sys.executable, "-m", "tools.dev.vboard", "--state", str(state),
                              "--speed", "100", "--fresh"], cwd=ROOT, env=s.env(),
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     proc.terminate()  # it stops the board as Ctrl-C does
     proc.wait(20)
     line = re.sub(r"kill -USR1 \d+", "kill -USR1 <pid>", line)
-    return "$ .venv/bin/python -m tools.vboard --state .vboard/state --speed 100 --fresh &\n" \
+    return "$ .venv/bin/python -m tools.dev.vboard --state .vboard/state --speed 100 --fresh &\n" \
         + s.clean(line)
 
 
@@ -597,9 +598,9 @@ def _monitor(s, board, tty):
 
 
 def _summary(s, work):
-    text = s.run([sys.executable, "-m", "tools.sensocan_mock", "list", "--db",
+    text = s.run([sys.executable, "-m", "tools.dev.sensocan_mock", "list", "--db",
                   str(work / "readings.sqlite"), "--summary"],
-                 ".venv/bin/python -m tools.sensocan_mock list --db .vboard/readings.sqlite "
+                 ".venv/bin/python -m tools.dev.sensocan_mock list --db .vboard/readings.sqlite "
                  "--summary")
     text = shift(text)
     return Output(text, text)
@@ -635,9 +636,9 @@ def _shorten(line):
 
 
 def _mpremote():
-    from tools import deploy
+    from tools import session
 
-    return deploy.mpremote_exe()
+    return session.mpremote_exe()
 
 
 def _asleep(s, board, tty):

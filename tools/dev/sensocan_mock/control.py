@@ -16,7 +16,7 @@ is not part of the Sensocan API. Its requests skip faults and the request log.
 There is no /_mock/up: while down, the port refuses every connection, this endpoint's
 included, so only `seconds` (or MockServer.up() in-process) brings the server back.
 
-`ControlClient` is the other side, for the command line (`python -m tools.sensocan_mock
+`ControlClient` is the other side, for the command line (`python -m tools.dev.sensocan_mock
 fault`).
 """
 

@@ -5,7 +5,7 @@ Runs the firmware under the MicroPython unix port on the emulated board
 the flash image and RTC memory live in the state folder, the clock is accelerated
 by skipping the sleeps, and the link can be switched off between cycles.
 
-    python -m tools.sim --config CONFIG --state DIR [--cycles N] [--speed X]
+    python -m tools.dev.sim --config CONFIG --state DIR [--cycles N] [--speed X]
 
 prints one line per cycle. Exit status: 0 done, 3 the node stopped in safe mode,
 4 the node stopped without asking to sleep (it would sit at the REPL).
@@ -20,9 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from tools import build, cli, unixport
+from tools import build, cli
+from tools.dev import unixport
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESET = ROOT / "boards" / "unix" / "reset.py"
 FLASH_BYTES = 512 * 4096
 _Y2000 = 946684800  # where a cold-booted ESP32's RTC starts
@@ -55,7 +56,7 @@ class Simulator:
                  rtc_unset=False):
         self.config = Path(config).resolve()
         self.state = Path(state)
-        self.heap = heap or unixport.node_heap()  # an ESP32's (tools/unixport.py)
+        self.heap = heap or unixport.node_heap()  # an ESP32's (tools/dev/unixport.py)
         self.speed = speed  # 0: do not wait at all during sleeps
         self.wdt_s = wdt_s
         self.echo = echo    # called with each output line as it arrives
@@ -216,7 +217,7 @@ def main(argv=None):
                     help="clock acceleration: sleeps last sleep/speed seconds (0: no waiting)")
     ap.add_argument("--heap", type=cli.heap_size,
                     help="MicroPython heap (default: an ESP32's, %s bytes, scaled on a 64-bit "
-                    "port: tools/unixport.py)" % unixport.ESP32_HEAP)
+                    "port: tools/dev/unixport.py)" % unixport.ESP32_HEAP)
     ap.add_argument("--link-down", type=cli.cycle_ranges, default=set(), metavar="CYCLES",
                     help="cycles with the link down, e.g. 5-8,12")
     ap.add_argument("--fresh", action="store_true",

@@ -5,8 +5,8 @@ and for the test suite: the three reading endpoints, per-device tokens, Laravel-
 validation, the rate limit, SQLite storage of what arrived, fault injection (faults.py,
 MockServer.down() and up()) and wire statistics for benchmarks (MockServer.wire).
 
-    python -m tools.sensocan_mock serve --devices devices.json --db readings.db
-    from tools.sensocan_mock import MockServer
+    python -m tools.dev.sensocan_mock serve --devices devices.json --db readings.db
+    from tools.dev.sensocan_mock import MockServer
 """
 
 from .faults import FaultRuleError, Faults

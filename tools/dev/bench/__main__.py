@@ -4,7 +4,7 @@ Everything is measured here, on the MicroPython unix port with the emulated ESP3
 (512 x 4 KiB blocks) and the Sensocan mock over TLS; times are this host's, which is
 much faster than an ESP32: compare them with each other, not with a board.
 
-    python -m tools.bench [--quick]
+    python -m tools.dev.bench [--quick]
 """
 
 import argparse
@@ -18,9 +18,10 @@ import time
 import uuid
 from pathlib import Path
 
-from tools import certs, cli, unixport
-from tools.bench import node_heap
-from tools.sensocan_mock import MockServer
+from tools import certs, cli
+from tools.dev import unixport
+from tools.dev.bench import node_heap
+from tools.dev.sensocan_mock import MockServer
 
 HERE = Path(__file__).resolve().parent
 FLASH_CYCLES = 100_000  # program/erase cycles of an ESP32's SPI NOR flash
@@ -210,7 +211,7 @@ HEAVIEST = [("24 sensors, 64-character slugs and UUIDs", "long:24"),
 
 
 def wake_heaps(binary32):
-    """The heap whole wakes need (tools/bench/node_heap.py) on this port and the 32-bit
+    """The heap whole wakes need (tools/dev/bench/node_heap.py) on this port and the 32-bit
     one: the smallest that works (bisection), and the floor above which every heap up to
     the node's works; the table behind the node's heap sizes and its sensor limits."""
     ports = [("%d-bit" % unixport.word_bits(), unixport.binary())]
@@ -237,7 +238,7 @@ def wake_heaps(binary32):
           "every heap up to the node's works (fragmentation makes them differ)",
           head + (["64/32 smallest"] if binary32 else []), rows)
     if ratios:
-        print("  64/32-bit ratio %.2f-%.2f; tools/unixport.py WIDE_RATIO = %.2f"
+        print("  64/32-bit ratio %.2f-%.2f; tools/dev/unixport.py WIDE_RATIO = %.2f"
               % (min(ratios), max(ratios), unixport.WIDE_RATIO))
     else:
         print("  32-bit: not measured (make bench MICROPYTHON32=path/to/32-bit/micropython)")

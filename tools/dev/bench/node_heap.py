@@ -5,11 +5,11 @@ config.json and caches it (then the interpreter restarts once), the node samples
 uploads over verified TLS to the mock, every reading stored, a backlog too; then the
 usual wakes after deep sleep, from the cached config, sampling and uploading every
 minute. The smallest `-X heapsize` at which all of them work is found by bisection, in
-1 KiB steps, on the binary $MICROPYTHON names (tools/unixport.py). Fragmentation is in
+1 KiB steps, on the binary $MICROPYTHON names (tools/dev/unixport.py). Fragmentation is in
 it, which gc.mem_alloc() figures leave out; the figure moves by about a KiB with the
 allocation pattern.
 
-    python -m tools.bench.node_heap [--sensors KIND:N,...] [--backlog N] [--heap BYTES]
+    python -m tools.dev.bench.node_heap [--sensors KIND:N,...] [--backlog N] [--heap BYTES]
 """
 
 import argparse
@@ -19,8 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
-from tools import certs, cli, sim, unixport
-from tools.sensocan_mock import MockServer
+from tools import certs, cli
+from tools.dev import sim, unixport
+from tools.dev.sensocan_mock import MockServer
 
 HERE = Path(__file__).resolve().parent
 EPOCH = 1735689600  # lib/clock.py: node seconds are Unix seconds minus this
@@ -131,7 +132,7 @@ def smallest(mix, backlog=0):
 
 
 def floor(mix, backlog=0):
-    """Wake.floor() from the node's heap (tools/unixport.node_heap), in bytes."""
+    """Wake.floor() from the node's heap (tools/dev/unixport.node_heap), in bytes."""
     with tempfile.TemporaryDirectory() as work:
         wake = Wake(work, mix, backlog)
         try:

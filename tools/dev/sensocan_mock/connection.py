@@ -123,7 +123,8 @@ class Exchange:
         self._finished = False
         body = None if request.body is None else request.body.decode("utf-8", "replace")
         request.id = self._app.store.begin_request(
-            received_at=request.received_at, method=request.method, path=handler.path,
+            received_at=request.received_at, connection=handler.tally.index,
+            method=request.method, path=handler.path,
             device_uuid=None if route is None else route.device_uuid,
             content_type=request.headers.get("Content-Type"), body=body)
 
@@ -162,6 +163,11 @@ class Exchange:
         sock = self._handler.connection
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         socket.socket(fileno=sock.detach()).close()
+
+    def down(self, seconds=None):
+        """Take the server down (MockServer.down): this connection is closed when the
+        action returns, others at once."""
+        self._app.down(seconds)
 
     def now(self):
         """The server's clock (epoch seconds), as the Date header has it."""

@@ -1,13 +1,13 @@
 """Command line of the Sensocan mock server.
 
-    python -m tools.sensocan_mock serve --devices FILE --db FILE [--host 127.0.0.1] [--port 0]
+    python -m tools.dev.sensocan_mock serve --devices FILE --db FILE [--host 127.0.0.1] [--port 0]
         [--tls-cert PEM --tls-key PEM] [--rate-limit 1000] [--keepalive-timeout 5]
         [--unknown-sensor-in-batch 422|404] [--max-body BYTES] [--control]
         [--faults-file FILE] [--fault RULE ...]
-    python -m tools.sensocan_mock list --db FILE [--device UUID] [--summary]
-    python -m tools.sensocan_mock provision --devices FILE --device-uuid U [--token T]
+    python -m tools.dev.sensocan_mock list --db FILE [--device UUID] [--summary]
+    python -m tools.dev.sensocan_mock provision --devices FILE --device-uuid U [--token T]
         [--sensor SLUG[:UUID] ...]
-    python -m tools.sensocan_mock fault --control URL [--ca-cert PEM]
+    python -m tools.dev.sensocan_mock fault --control URL [--ca-cert PEM]
         add RULE | list | clear | stats [--reset] | down [--for SECONDS]
 
 `serve` prints one line, `sensocan-mock listening on <base url>`, once it accepts
@@ -157,7 +157,7 @@ def _sensor_spec(text):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m tools.sensocan_mock",
+    parser = argparse.ArgumentParser(prog="python -m tools.dev.sensocan_mock",
                                      description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

@@ -142,6 +142,12 @@ class MockServer:
         """The request log as dicts (columns of store.py), oldest first; until stop()."""
         return self.store.requests()
 
+    def connections(self):
+        """Every API connection so far, oldest first (traffic.WireStats.connection_log):
+        its `index` (a request log row's `connection`), the bytes the client sent, `tls`
+        and `client_closed_at`."""
+        return self.wire.connection_log()
+
     def _check_started(self):
         if not self._started:
             raise RuntimeError("the server is not started")
@@ -214,7 +220,9 @@ class _Listener(socketserver.TCPServer):
                                                 do_handshake_on_connect=False)
                 with self._lock:
                     self._open[me] = sock
+                tally.tls = False  # until the handshake completes
                 sock.do_handshake()
+                tally.tls = True
                 tally.count(handshakes=1)
             self.RequestHandlerClass(sock, client_address, self, tally)
         except Exception:

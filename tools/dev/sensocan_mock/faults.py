@@ -14,7 +14,7 @@ Actions that call handle() go through the API (rate limit included); the others 
 
 Actions (see each docstring, and the table in docs/testing.md): handle, reply, pad,
 reject, chunked, junk, endless, storm, close, reset, reply_close, drop_after_store,
-garbage, truncate, bad_length, bad_chunked, trickle. The usual cases:
+garbage, truncate, bad_length, bad_chunked, raw, crash, trickle. The usual cases:
 
     5xx                          {"action": "reply", "status": 503}
     drop before storing          {"action": "close"}  (FIN)  or  {"action": "reset"}  (RST)
@@ -25,15 +25,18 @@ garbage, truncate, bad_length, bad_chunked, trickle. The usual cases:
     a 1 MB reply                 {"action": "pad", "size": 1048576}  (stored, then padded)
     Laravel's 422 for some items {"action": "reject", "fraction": 0.3}  (stores nothing)
     a body that never ends       {"action": "endless"}
-    server down                  not a rule: MockServer.down() / POST /_mock/down
+    exact reply bytes            {"action": "raw", "data": "HTTP/1.1 200 OK\\n\\n", "close": true}
+    server down                  {"action": "crash"} mid-request, or MockServer.down() /
+                                 POST /_mock/down
 
 An action is a function `(exchange, **params)` registered with @action. The exchange
 gives it: request (its method, path, headers and body), handle() (normal processing,
 readings stored, returns the Reply), render(reply) (the RawReply about to be written),
 send(reply), write(bytes), close() (drop the connection once the action returns),
-reset() (abort it now with a TCP RST), sleep(seconds), now() (the server's clock) and
-closing() (the server is going down). Adding an action is adding one function; its
-annotated parameters are type-checked when a rule is added.
+reset() (abort it now with a TCP RST), sleep(seconds), now() (the server's clock),
+closing() (the server is going down) and down(seconds) (take the server down). Adding
+an action is adding one function; its annotated parameters are type-checked when a
+rule is added.
 """
 
 import inspect
@@ -243,6 +246,28 @@ def bad_chunked(ex):
     raw.body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(raw.body) + 16, raw.body)
     ex.write(raw.to_bytes())
     ex.close()
+
+
+@action
+def raw(ex, data: str, close: bool = False, reset: bool = False, wait: int | float = 0):
+    """Write `data` as it is, in place of a reply, storing nothing: each character one
+    byte (0-255), so a test sends the exact bytes it means (an interim 100, a bare LF, a
+    cut status line, a body with no framing). Then, `wait` s later: with `close` a FIN,
+    with `reset` a TCP reset; else the connection stays open for the next request."""
+    ex.write(data.encode("latin-1"))
+    if close or reset:
+        ex.sleep(wait)
+        if reset:
+            ex.reset()
+        ex.close()
+
+
+@action
+def crash(ex, seconds: int | float | None = None):
+    """The server dies with the request in hand: no reply, the connection closed, and
+    the server down (connections refused) for `seconds` (null: until MockServer.up())."""
+    ex.close()
+    ex.down(seconds)
 
 
 @action
