@@ -33,10 +33,10 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tools import cli, session
-from tools.check_config import config as validator
+from tools import cli, devicelib, session  # noqa: F401  (devicelib: lib/ on sys.path)
 
-from boardmodels import BOARD_MODELS, CHIPS  # noqa: E402  (check_config sets the path)
+import config as validator  # noqa: E402  (the device's validator)
+from boardmodels import BOARD_MODELS, CHIPS  # noqa: E402
 from confighw import BATTERY_SOURCES  # noqa: E402
 from drivers.registry import DRIVERS  # noqa: E402
 
