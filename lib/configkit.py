@@ -9,6 +9,7 @@ import json
 import os
 
 from drivers.registry import DRIVERS
+from number import finite
 
 _MAX_POINTS = 16  # an analog table: a handful of points describes a calibration curve
 DAY = 86400
@@ -79,8 +80,7 @@ def is_int(v):
     return type(v) is int
 
 
-def is_num(v):
-    return type(v) is int or (type(v) is float and v == v and v - v == 0)
+is_num = finite
 
 
 def _addr(v):
