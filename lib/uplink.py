@@ -26,8 +26,9 @@ import backoff
 import clock
 import jsonnum
 import sensocan
-from spool import (CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_MAX, aux, intact,
-                   time_of, unpack)
+from progress import WINDOW_MAX
+from record import (CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, aux, intact, time_of,
+                    unpack)
 
 # Bytes one more request costs beyond its items, measured against the mock: 563 of
 # request line, headers (a 40-character token) and reply, plus 33 of body framing

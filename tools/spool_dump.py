@@ -16,15 +16,20 @@ import struct
 import sys
 import tempfile
 import time
+import types
 import zlib
 from pathlib import Path
 
 from tools import cli, unixport
 
-RECORD = 16
-REASONS = {1: "rejected", 2: "corrupt", 3: "unsendable",
-           4: "undated (the time shown is an unset RTC's: its boot session never synced)",
-           255: "tombstone"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))  # for record.py
+import record  # noqa: E402  (the spool's record format, as the node writes it)
+
+REASONS = {record.REJECTED: "rejected", record.CORRUPT: "corrupt",
+           record.UNSENDABLE: "unsendable",
+           record.UNDATED: "undated (the time shown is an unset RTC's: its boot session never synced)",
+           record.LOST: "tombstone"}
 
 # Runs on the unix port: copies what it can read and says, one tagged line each, what
 # it cannot (a damaged flash is when this tool is needed most).
@@ -93,10 +98,10 @@ def extract(image, dest, warn=None):
 
 
 def records(raw):
-    """(sensor, flags, time, value, crc ok) for each whole record of `raw`."""
-    for off in range(0, len(raw) - RECORD + 1, RECORD):
-        sensor, flags, _, t, value, crc = struct.unpack_from("<BBHIfI", raw, off)
-        yield sensor, flags, t, value, zlib.crc32(raw[off:off + 12]) == crc
+    """(sensor, flags, Unix time, value, crc ok) for each whole record of `raw`."""
+    for i in range(len(raw) // record.RECORD):
+        yield (record.sensor(raw, i), record.flags(raw, i), record.unix_time(raw, i),
+               record.value(raw, i), record.intact(raw, i))
 
 
 def iso(t):

@@ -2,11 +2,14 @@
 # counts every file it writes, and the RTC state keeps the last battery reading.
 import os
 
+import aside
 import atomic
 import flashfs
+import progress
 import spool
 from rtcstate import RtcState
-from spool import RECORD, Spool
+from record import RECORD
+from spool import Spool
 
 ROOT = "/flash/data/spool"
 _opened = [0]
@@ -20,8 +23,9 @@ def _counting_open(path, mode="r", *args):
     return _open(path, mode, *args)
 
 
-# the modules' global: every open() in spool.py, and in the atomic writes it makes, goes through it
-spool.open = atomic.open = _counting_open
+# the modules' global: every open() of the spool (spool.py, aside.py, progress.py) and of the
+# atomic writes it makes goes through it
+spool.open = aside.open = progress.open = atomic.open = _counting_open
 
 
 def fill(sp, first, n, per_commit):

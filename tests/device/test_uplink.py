@@ -2,6 +2,8 @@
 import gc
 
 import clock
+import progress
+import record
 import sensocan
 import spool as spool_mod
 from spool import Spool
@@ -95,7 +97,7 @@ def test_a_resumed_window_never_resends_an_acknowledged_request():
 def test_progress_shifts_when_the_oldest_readings_are_dropped():
     sp, http, up, _ = setup(15, [ok(5), (503, {}, {"message": "busy"})], chunk=6)
     up.drain()
-    done = bytearray(spool_mod.WINDOW_MAX // 8)
+    done = bytearray(progress.WINDOW_MAX // 8)
     # sensor a's readings, at positions 0, 3, 6, 9 and 12, are done
     assert sp.progress(done) == 15 and done[:2] == bytearray((0b01001001, 0b00010010))
     sp.ack(3)  # as if the three oldest had been dropped to make room: 0, 3, 6 and 9 now
@@ -133,7 +135,7 @@ def test_readings_from_before_the_clock_was_set_are_dated_or_set_aside():
         "2026-11-27T03:43:23Z"]
     assert res.acked == 4 and res.dead == 2 and sp.pending() == 0
     dead = bytearray(open(TMP + "/undated/dead", "rb").read())
-    assert spool_mod.unpack(dead, 0)[1] == spool_mod.UNDATED
+    assert record.unpack(dead, 0)[1] == record.UNDATED
 
 
 def test_memory_does_not_grow_with_the_chunk():
