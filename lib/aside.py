@@ -4,7 +4,8 @@ Dead letters (`dead`, rotated to `dead.1`) are records the server refused, that 
 their checksum or cannot be sent, marked with why. Parked readings (`parked`) belong to
 a sensor the server does not know yet: they go back to the queue when the node tries
 them again. Either way the caller acknowledges the reading, so it never blocks the
-queue. A mixin of spool.Spool: it needs the spool's `root`, `commit()` and counters.
+queue. An Aside belongs to one spool.Spool, whose counters (`dead`, `writes`) it keeps
+and whose commit() takes the parked readings back.
 """
 
 import os
@@ -17,6 +18,12 @@ _DEAD_BYTES = const(16384)  # the dead-letter file rotates at this size (one old
 
 
 class Aside:
+    def __init__(self, spool):
+        self.spool = spool
+        self.root = spool.root
+        self._one = bytearray(RECORD)
+        self._unkept = False  # a dead letter or parked reading could not be written
+
     def dead_letter(self, buf, i, why=REJECTED):
         """Keep record `i` of `buf` aside for good, marked with `why`; counted."""
         rec = self._one
@@ -31,12 +38,12 @@ class Aside:
         except OSError:
             pass
         self._aside("/dead", rec)
-        self.dead += 1
+        self.spool.dead += 1
 
     def _aside(self, name, rec):
         """Append `rec` to the file `name`; False when the flash refuses (logged once a
         wake): the caller counts the reading all the same, and the upload goes on."""
-        self.writes += 1
+        self.spool.writes += 1
         try:
             with open(self.root + name, "ab") as f:
                 f.write(rec)
@@ -44,7 +51,7 @@ class Aside:
         except OSError as e:
             if not self._unkept:
                 self._unkept = True
-                self._warn_os("cannot keep readings aside (%s): counted as dead letters, "
+                self.spool._warn_os("cannot keep readings aside (%s): counted as dead letters, "
                               "not kept", e)
             return False
 
@@ -63,18 +70,18 @@ class Aside:
         except OSError:
             return 0
 
-    def parked_sensors(self):
+    def parked_sensors(self, stage):
         """The sensor numbers of the parked readings: sensors the server did not know at
         the last try, so their new readings join the parked ones without asking again."""
         found = set()
         try:
             with open(self.root + "/parked", "rb") as f:
                 while True:
-                    n = f.readinto(self._stage) // RECORD
+                    n = f.readinto(stage) // RECORD
                     if not n:
                         break
                     for i in range(n):
-                        found.add(self._stage[i * RECORD])
+                        found.add(stage[i * RECORD])
         except OSError:
             pass
         return found
@@ -83,14 +90,15 @@ class Aside:
         """Put the parked readings back at the end of the queue, for another try;
         returns how many. A cut before the parked file is removed queues them twice:
         the server may then store some twice."""
+        sp = self.spool
         n = 0
         try:
             with open(self.root + "/parked", "rb") as f:
                 while True:
-                    self._staged = f.readinto(self._stage) // RECORD
-                    if not self._staged:
+                    sp._staged = f.readinto(sp._stage) // RECORD
+                    if not sp._staged:
                         break
-                    n += self.commit()
+                    n += sp.commit()
             os.remove(self.root + "/parked")
         except OSError:
             pass

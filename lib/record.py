@@ -57,6 +57,11 @@ def intact(buf, i):
     return crc32.check(buf, off, off + 12, off + 12)
 
 
+def value_at(i):
+    """The offset of record `i`'s float32 value in its buffer."""
+    return i * RECORD + VALUE
+
+
 def sensor(buf, i):
     return buf[i * RECORD]
 

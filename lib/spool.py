@@ -15,24 +15,21 @@ It relies on littlefs: whole-file commits on close, atomic rename, and directory
 entries listed in name order. Appending allocates nothing (record.pack).
 """
 
-import binascii
 import os
-import struct
 
 from micropython import const
 
+import progress
+import spoolstate
 from aside import Aside
-from progress import Progress
-from record import LOST, RECORD, pack
+from record import LOST, RECORD, REJECTED, pack
 
 _STAGE = const(64)  # readings one commit can take
 _SEAL_BYTES = const(3072)  # small files merge into a segment at this size; segments fit a block
-_STATE_FMT = "<IIIIII"  # magic, cursor, tail, dropped, dead letters, lost; CRC32 follows
-_STATE_MAGIC = const(0x53504C31)  # "SPL1"
 _ENOSPC = const(28)  # littlefs "no space"; MicroPython's errno module has no ENOSPC
 
 
-class Spool(Aside, Progress):
+class Spool:
     def __init__(self, root, capacity=None, keep_oldest=False, log=None):
         """Open (and recover) the spool in `root`. `capacity` bounds the readings kept:
         beyond it the oldest are dropped, or with `keep_oldest` the newest; either way
@@ -47,9 +44,8 @@ class Spool(Aside, Progress):
         self.writes = 0  # files written since this Spool was opened (flash wear, energy)
         self._stage = bytearray(_STAGE * RECORD)
         self._staged = 0
-        self._one = bytearray(RECORD)
         self._hint = None  # the file the last read() ended in: the next read starts there
-        self._unkept = False  # a dead letter or parked reading could not be written
+        self.aside = Aside(self)
         _mkdirs(self.q)
         self._recover(self._read_state())
 
@@ -108,33 +104,18 @@ class Spool(Aside, Progress):
         self._warn("%d readings %s are missing (%d lost so far)" % (n, where, self.lost))
 
     def _read_state(self):
-        """(cursor, tail) and the counters from the state file; None without one (or an
-        empty one: a power cut while it was first created), False when it is corrupt."""
-        try:
-            with open(self.root + "/state", "rb") as f:
-                raw = f.read()
-        except OSError:
-            return None
-        if not raw:
-            return None
-        try:
-            v = struct.unpack(_STATE_FMT + "I", raw)
-        except ValueError:
-            return False
-        if v[0] != _STATE_MAGIC or v[6] != binascii.crc32(memoryview(raw)[:24]):
-            return False
-        self.dropped, self.dead, self.lost = v[3], v[4], v[5]
-        return v[1], v[2]
+        """(cursor, tail) from the state file, and the counters; None without one, False
+        when it is corrupt."""
+        v = spoolstate.read(self.root + "/state")
+        if not v:
+            return v
+        self.dropped, self.dead, self.lost = v[2], v[3], v[4]
+        return v[0], v[1]
 
     def _save_state(self):
-        """Overwrite `state`: littlefs commits a file's new content atomically on close."""
-        buf = bytearray(28)
-        struct.pack_into(_STATE_FMT, buf, 0, _STATE_MAGIC, self.cursor, self.tail, self.dropped,
-                         self.dead, self.lost)
-        struct.pack_into("<I", buf, 24, binascii.crc32(memoryview(buf)[:24]))
         self.writes += 1
-        with open(self.root + "/state", "wb") as f:
-            f.write(buf)
+        spoolstate.write(self.root + "/state", self.cursor, self.tail, self.dropped, self.dead,
+                         self.lost)
 
     def _save(self):
         """Save the state, or log why not: the counts then wait for the next save."""
@@ -344,6 +325,32 @@ class Spool(Aside, Progress):
                 self._run_bytes = max(0, self._run_bytes - (end - self.head) * RECORD)
             self.head = end
 
+
+    # -- beside the queue: an upload's progress (progress.py), readings set aside (aside.py)
+
+    def save_progress(self, n, bits):
+        """Remember which of the first `n` pending readings are done (bit i of `bits`)."""
+        self.writes += 1
+        progress.save(self.root + "/sent", self.cursor, n, bits)
+
+    def progress(self, bits):
+        """The saved progress into `bits`; returns its `n` (0: none for these readings)."""
+        return progress.load(self.root + "/sent", self.cursor, bits)
+
+    def dead_letter(self, buf, i, why=REJECTED):
+        self.aside.dead_letter(buf, i, why)
+
+    def park(self, buf, i):
+        self.aside.park(buf, i)
+
+    def parked(self):
+        return self.aside.parked()
+
+    def parked_sensors(self):
+        return self.aside.parked_sensors(self._stage)
+
+    def unpark(self):
+        return self.aside.unpark()
 
 def _why(e):
     """An OSError in the log's words: littlefs's "no space" is a bare 28."""

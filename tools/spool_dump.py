@@ -12,19 +12,18 @@ for a wrong argument.
 import collections
 import json
 import shutil
-import struct
 import sys
 import tempfile
 import time
 import types
-import zlib
 from pathlib import Path
 
 from tools import cli, unixport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))  # for record.py
-import record  # noqa: E402  (the spool's record format, as the node writes it)
+sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))  # for lib/
+import record  # noqa: E402  (the spool's record and state formats, as the node writes them)
+import spoolstate  # noqa: E402
 
 REASONS = {record.REJECTED: "rejected", record.CORRUPT: "corrupt",
            record.UNSENDABLE: "unsendable",
@@ -122,14 +121,10 @@ def describe(data, show_records=False, out=print):
             return "#%d" % n
 
     cursor, counters = None, {}
-    try:
-        raw = (spool / "state").read_bytes()
-        v = struct.unpack("<IIIIIII", raw)
-        if v[0] == 0x53504C31 and zlib.crc32(raw[:24]) == v[6]:
-            cursor = v[1]
-            counters = {"dropped": v[3], "dead letters": v[4], "lost": v[5]}
-    except (OSError, struct.error):
-        pass
+    state = spoolstate.read(str(spool / "state"))
+    if state:
+        cursor = state[0]
+        counters = {"dropped": state[2], "dead letters": state[3], "lost": state[4]}
     out("state: %s" % ("cursor %d, %s" % (cursor, ", ".join(
         "%s %d" % kv for kv in counters.items())) if cursor is not None else "missing or corrupt"))
     waiting = []

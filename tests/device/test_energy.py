@@ -7,6 +7,7 @@ import atomic
 import flashfs
 import progress
 import spool
+import spoolstate
 from rtcstate import RtcState
 from record import RECORD
 from spool import Spool
@@ -23,9 +24,9 @@ def _counting_open(path, mode="r", *args):
     return _open(path, mode, *args)
 
 
-# the modules' global: every open() of the spool (spool.py, aside.py, progress.py) and of the
-# atomic writes it makes goes through it
-spool.open = aside.open = progress.open = atomic.open = _counting_open
+# the modules' global: every open() of the spool (spool.py and the files beside its queue) and
+# of the atomic writes it makes goes through it
+spool.open = spoolstate.open = aside.open = progress.open = atomic.open = _counting_open
 
 
 def fill(sp, first, n, per_commit):
