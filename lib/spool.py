@@ -241,12 +241,14 @@ class Spool:
         except OSError:
             return self.tail
 
-    def read(self, start, buf):
-        """Copy pending records from the `start`-th one into `buf` (whole records);
-        returns how many. Streams from flash: the backlog is never loaded."""
+    def read(self, start, buf, most=None):
+        """Copy pending records from the `start`-th one into `buf` (whole records, at
+        most `most`); returns how many. Streams from flash: the backlog is never loaded."""
         want = self.cursor + start
         mv = memoryview(buf)
         got, room = 0, len(buf) // RECORD
+        if most is not None and most < room:
+            room = most
         f = self._hint if self._hint is not None and self.head <= self._hint <= want else self.head
         broken = None
         while got < room and want < self.tail:

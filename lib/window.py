@@ -71,7 +71,7 @@ class Window:
         each one's position."""
         buf, done = self.buf, self.done
         while lo < hi:
-            n = min(self.spool.read(lo, buf), hi - lo)
+            n = self.spool.read(lo, buf, hi - lo)
             if not n:
                 break
             for p in range(lo, lo + n):
