@@ -59,16 +59,9 @@ class Aside:
         """Keep record `i` of `buf` aside until unpark(): its sensor may yet be created
         on the dashboard. Beyond _DEAD_BYTES of parked readings, or when the flash
         refuses, they become dead letters (rejected)."""
-        if (self.parked() * RECORD >= _DEAD_BYTES
+        if (self.spool.parked() * RECORD >= _DEAD_BYTES
                 or not self._aside("/parked", memoryview(buf)[i * RECORD : (i + 1) * RECORD])):
             self.dead_letter(buf, i, REJECTED)
-
-    def parked(self):
-        """How many readings are parked."""
-        try:
-            return os.stat(self.root + "/parked")[6] // RECORD
-        except OSError:
-            return 0
 
     def parked_sensors(self, stage):
         """The sensor numbers of the parked readings: sensors the server did not know at

@@ -83,11 +83,6 @@ def aux(buf, i):
     return buf[o + 1] << 8 | buf[o]
 
 
-def unix_time(buf, i):
-    """The time of record `i` in Unix seconds: for host tools (a heap int on an ESP32)."""
-    return struct.unpack_from("<I", buf, i * RECORD + 4)[0]
-
-
 def value(buf, i):
     """The value of record `i` (a heap float on an ESP32: not for the per-reading paths)."""
     return struct.unpack_from("<f", buf, i * RECORD + VALUE)[0]

@@ -20,6 +20,7 @@ from micropython import const
 import clock
 import httpc
 import jsonnum
+import record
 from replyscan import Scan
 
 STORED = "stored"
@@ -108,18 +109,6 @@ _TIMESTAMP = b',"timestamp":"'
 _scratch = bytearray(_ITEM_ROOM)  # item_size() writes an item's tail here to measure it
 
 
-class Request:
-    """Where a request goes and what it carries: its `endpoint`, the sensor's `uuid`
-    (bulk, single), the `count` of its items and their `size` in bytes (None: not
-    known, the body counts them)."""
-
-    def __init__(self, endpoint, uuid=None, count=0, size=None):
-        self.endpoint = endpoint
-        self.uuid = uuid
-        self.count = count
-        self.size = size
-
-
 class Reply:
     """What the server said. `sent` is False only when the request surely never
     arrived; `resent` True when it went out twice (the server may have both);
@@ -205,12 +194,11 @@ class Body:
     written (httpc writes it again to resend it).
 
     `readings` is a list of (prefix, value, t) with float values (t None: no
-    timestamp), or a window the body pulls from: iterating it yields each reading's
-    record index into `readings.buf`, whose value is the float32 at
-    buf[readings.value_at(i)], its sensor number readings.sensor(i) (the index into
-    `prefixes` in a batch; None: bulk items) and its time readings.when(i). `size`
-    (the items' bytes) and `count` give the length without a walk; without them
-    len() walks the items once."""
+    timestamp), or a window the body pulls from: iterating it yields the index of each
+    reading's spool record in `readings.buf` (its sensor is the index into `prefixes`
+    in a batch; None: bulk items), and readings.when(i) is its time. `size` (the items'
+    bytes) and `count` give the length without a walk; without them len() walks the
+    items once."""
 
     def __init__(self, readings, battery=None, head=b'{"data":[', close=b"]", prefixes=None,
                  count=0, size=None):
@@ -251,7 +239,8 @@ class Body:
     def reading(self, w, src, i):
         """Reading `i` of the window `src`: the per-reading path, which allocates nothing."""
         p = self.prefixes
-        self.item(w, p[src.sensor(i)] if p else BULK_PREFIX, src.buf, src.value_at(i),
+        buf = src.buf
+        self.item(w, p[record.sensor(buf, i)] if p else BULK_PREFIX, buf, record.value_at(i),
                   src.when(i))
 
     def item(self, w, prefix, src, at, t):
@@ -305,33 +294,21 @@ class Api:
         reply.resent = r.resent
         return reply
 
-    def send(self, req, readings, battery=None, prefixes=None):
-        """One request (a Request); its body pulls the items from `readings` (see Body),
-        batch items headed by `prefixes`."""
-        if req.endpoint == SINGLE:  # its data is an object, not a list
-            body = Body(readings, battery, b'{"data":', b"", None, 1, req.size)
+    def send(self, endpoint, uuid, readings, battery=None, prefixes=None, count=0, size=None):
+        """A request to `endpoint` (BATCH; BULK or SINGLE for the sensor `uuid`), its body
+        pulling the items from `readings` (see Body: a window's batch items are headed by
+        `prefixes`); `count` and `size` as Body's."""
+        if endpoint == SINGLE:  # its data is an object, not a list
+            body = Body(readings, battery, b'{"data":', b"", None, 1, size)
         else:
-            body = Body(readings, battery, prefixes=prefixes if req.endpoint == BATCH else None,
-                        count=req.count, size=req.size)
-        path = _PATHS[req.endpoint]
-        return self.post(path if req.endpoint == BATCH else path % req.uuid, body)
-
-    def send_batch(self, source, battery=None):
-        """A list of (prefix from item_prefix, value, t) as one batch."""
-        return self.send(Request(BATCH), source, battery)
-
-    def send_bulk(self, sensor_uuid, source, battery=None):
-        """A list of (BULK_PREFIX, value, t) of one sensor through the bulk endpoint."""
-        return self.send(Request(BULK, sensor_uuid), source, battery)
-
-    def send_single(self, sensor_uuid, source, battery=None):
-        """The one (BULK_PREFIX, value, t) of `source` through the single-reading endpoint."""
-        return self.send(Request(SINGLE, sensor_uuid), source, battery)
+            body = Body(readings, battery, prefixes=prefixes if endpoint == BATCH else None,
+                        count=count, size=size)
+        path = _PATHS[endpoint]
+        return self.post(path if endpoint == BATCH else path % uuid, body)
 
     def single(self, sensor_uuid, value, t=None, battery=None):
         """One reading through the single-reading endpoint."""
-        return self.send_single(sensor_uuid, ((BULK_PREFIX, value, t),), battery)
-
+        return self.send(SINGLE, sensor_uuid, ((BULK_PREFIX, value, t),), battery)
 
 def classify(status, headers, scan):
     """Turn a status, the kept headers and what the body said into a Reply."""

@@ -19,10 +19,8 @@ import os
 
 from micropython import const
 
-import progress
 import spoolstate
-from aside import Aside
-from record import LOST, RECORD, REJECTED, pack
+from record import RECORD, REJECTED, pack
 
 _STAGE = const(64)  # readings one commit can take
 _SEAL_BYTES = const(3072)  # small files merge into a segment at this size; segments fit a block
@@ -45,7 +43,7 @@ class Spool:
         self._stage = bytearray(_STAGE * RECORD)
         self._staged = 0
         self._hint = None  # the file the last read() ended in: the next read starts there
-        self.aside = Aside(self)
+        self._set_aside = None  # aside.Aside, once a reading is set aside
         _mkdirs(self.q)
         self._recover(self._read_state())
 
@@ -94,8 +92,11 @@ class Spool:
             self._warn("state file %s: counters restart at 0, the %d readings left are sent "
                        "again (some may reach the server twice)"
                        % ("corrupt" if state is False else "missing", self.pending()))
-        for first, end in gaps:
-            self._tombstones(first, end, "file missing")
+        if gaps:
+            import lost
+
+            for first, end in gaps:
+                lost.tombstones(self, first, end, "file missing")
         if not state or self.lost != lost:
             self._save()
 
@@ -265,44 +266,15 @@ class Spool:
                 if broken == f:
                     return got
                 broken = f
-                self._unreadable(f, e)
+                import lost
+
+                lost.unreadable(self, f, e)
                 continue
             got += k
             want += k
             self._hint = f
             f = end
         return got
-
-    def _unreadable(self, f, e):
-        """A file that vanished or cannot be read: tombstones take its place."""
-        _remove(self.q + "%08x" % f)
-        after = self.tail
-        for name, _, _, _ in os.ilistdir(self.q):
-            if len(name) == 8 and f < int(name, 16) < after:
-                after = int(name, 16)
-        self._tombstones(f, after, "file unreadable: %s" % e)
-        self._save()
-
-    def _tombstones(self, first, end, why):
-        """Fill records first..end-1 with tombstones, so the index space has no hole;
-        counted as lost once written (a hole the flash has no room to fill yet stays,
-        and is found again), then logged: on a full flash the log makes room for itself."""
-        buf = bytearray(16 * RECORD)
-        for i in range(16):
-            pack(buf, i * RECORD, 0, LOST, 0, 0.0)
-        self.writes += 1
-        name = self.q + "%08x" % first
-        try:
-            with open(name, "wb") as out:
-                for f in range(first, end, 16):
-                    out.write(memoryview(buf)[: min(16, end - f) * RECORD])
-        except OSError as e:
-            _remove(name)
-            self._warn("cannot write tombstones at %08x (%s; %s)" % (first, why, _why(e)))
-            return
-        n = end - max(first, self.cursor)  # acknowledged ones were not lost
-        self.lost += n
-        self._warn("%d readings lost at %08x, %s (%d lost so far)" % (n, first, why, self.lost))
 
     def ack(self, n):
         """The server stored the first `n` pending readings: move the cursor past them
@@ -332,27 +304,44 @@ class Spool:
 
     def save_progress(self, n, bits):
         """Remember which of the first `n` pending readings are done (bit i of `bits`)."""
+        import progress  # only uploads use it
+
         self.writes += 1
         progress.save(self.root + "/sent", self.cursor, n, bits)
 
     def progress(self, bits):
         """The saved progress into `bits`; returns its `n` (0: none for these readings)."""
+        import progress
+
         return progress.load(self.root + "/sent", self.cursor, bits)
 
+    def _aside(self):
+        """The dead letters and parked readings (aside.py), loaded only once they are
+        needed: most wakes set nothing aside."""
+        if self._set_aside is None:
+            from aside import Aside
+
+            self._set_aside = Aside(self)
+        return self._set_aside
+
     def dead_letter(self, buf, i, why=REJECTED):
-        self.aside.dead_letter(buf, i, why)
+        self._aside().dead_letter(buf, i, why)
 
     def park(self, buf, i):
-        self.aside.park(buf, i)
+        self._aside().park(buf, i)
 
     def parked(self):
-        return self.aside.parked()
+        """How many readings are parked."""
+        try:
+            return os.stat(self.root + "/parked")[6] // RECORD
+        except OSError:
+            return 0
 
     def parked_sensors(self):
-        return self.aside.parked_sensors(self._stage)
+        return self._aside().parked_sensors(self._stage) if self.parked() else set()
 
     def unpark(self):
-        return self.aside.unpark()
+        return self._aside().unpark()
 
 def _why(e):
     """An OSError in the log's words: littlefs's "no space" is a bare 28."""

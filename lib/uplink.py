@@ -30,8 +30,7 @@ import jsonnum
 import record
 import sensocan
 from progress import WINDOW_MAX
-from record import CORRUPT, LOST, REJECTED, UNDATED, UNSENDABLE
-from window import Request, Window
+from record import CORRUPT, LOST, UNDATED, UNSENDABLE
 
 # Bytes one more request costs beyond its items, measured against the mock: 563 of
 # request line, headers (a 40-character token) and reply, plus 33 of body framing
@@ -41,7 +40,6 @@ from window import Request, Window
 # sensor_uuid from 12. Fewer bytes also means no more requests: a bulk request
 # carries up to chunk_max items like a batch one.
 _REQUEST_BYTES = const(600)
-_MAX_BLIND = const(3)  # readings set aside per drain on a rejection that names no item
 
 
 class Result:
@@ -90,10 +88,13 @@ class Uplink:
         self.group = bytearray(k)  # sensor -> its request group in this window
         self.counts = [0] * k  # its readings in the window
         self.sizes = [0] * k  # their bytes in a body, beyond their prefixes
-        self.first = [0] * k  # window positions of its first and last reading
-        self.last = [0] * k
         self.groups = 0
         self.lost = 0  # spool.lost when the window was planned
+        # window.py loads here, not with this module: after the node has made its HTTP
+        # client's buffers (on the 32-bit port the heaviest configs accepted fail the
+        # other way round, tests/test_heap.py: the heap is too fragmented by then)
+        from window import Window
+
         self.win = Window(spool, self.group, date or _dated)
 
     def drain(self, battery=None, max_requests=20, until=None):
@@ -139,10 +140,7 @@ class Uplink:
                 dirty = True
                 continue
             s = record.sensor(buf, i)
-            if not counts[s]:
-                self.first[s] = win.p
             counts[s] += 1
-            self.last[s] = win.p
             sizes[s] += sensocan.item_size(buf, record.value_at(i), t)
             if not n and counts[s] == self.chunk_max:
                 end = win.p + 1
@@ -153,30 +151,32 @@ class Uplink:
         self.lost = self.spool.lost
         if dirty:
             self._save()
-        return self._group()
+        return self._group(end)
 
     def _check(self, buf, i, res):
         """Record i's real time, or None when it cannot be sent: then it is set aside
         (checked once per upload: the walks below trust it)."""
         s = record.sensor(buf, i)
         if not record.intact(buf, i):
-            return self._dead(buf, i, CORRUPT, "checksum failed", res)
+            return self._aside(buf, i, CORRUPT, "checksum failed", res)
         if record.flags(buf, i) == LOST:  # a tombstone: the spool already counted the loss
             return None
         if s in self.unknown:
-            return self._park(buf, i, res)
+            return self._aside(buf, i, 0, None, res)
         if s >= len(self.counts) or not jsonnum.finite(buf, record.value_at(i)):
-            return self._dead(buf, i, UNSENDABLE, "sensor %d, value %r" % (s, record.value(buf, i)),
-                              res)
+            return self._aside(buf, i, UNSENDABLE,
+                               "sensor %d, value %r" % (s, record.value(buf, i)), res)
         t = self.win.when(i)
         if t is None:
-            return self._dead(buf, i, UNDATED,
+            return self._aside(buf, i, UNDATED,
                               "taken before the clock was ever set in its boot session", res)
         return t
 
-    def _group(self):
+    def _group(self, n):
         """The window's requests: bulk for a sensor when it saves bytes, batches of
         chunk_max for the rest."""
+        from window import Request
+
         counts, group, bulk = self.counts, self.group, len(sensocan.BULK_PREFIX)
         total = sum(counts)
         reqs = []
@@ -185,21 +185,20 @@ class Uplink:
             if not c:
                 group[s] = 255
                 continue
-            uuid, size, lo, hi = self.uuids[s], self.sizes[s], self.first[s], self.last[s] + 1
+            uuid, size = self.uuids[s], self.sizes[s]
             if uuid and (c == total or c * (len(self.prefixes[s]) - bulk) > _REQUEST_BYTES):
                 group[s] = len(reqs)
                 reqs.append(Request(sensocan.SINGLE if total == 1 else sensocan.BULK, len(reqs),
-                                    lo, hi, s, uuid, c, size + c * bulk))
+                                    0, n, s, uuid, c, size + c * bulk))
                 continue
             if c > room:
-                batch = Request(sensocan.BATCH, len(reqs), lo, hi, None, None, 0, 0)
+                batch = Request(sensocan.BATCH, len(reqs), 0, n, None, None, 0, 0)
                 room = self.chunk_max
                 reqs.append(batch)
             group[s] = batch.group
             room -= c
             batch.count += c
             batch.size += size + c * len(self.prefixes[s])
-            batch.lo, batch.hi = min(batch.lo, lo), max(batch.hi, hi)
         self.groups = len(reqs)
         return reqs
 
@@ -208,15 +207,18 @@ class Uplink:
     def _send(self, tasks, res):
         """Send the first task's request and act on the reply; False: stop draining."""
         req = tasks[0]
-        self.win.begin(req)
-        if req.count is None or self.spool.lost != self.lost:
-            self._measure(req)
+        self.win.begin(req, len(tasks) == 1)
+        if req.count is None or self.spool.lost != self.lost:  # not the plan's any more
+            import blame
+
+            blame.measure(self, req)
         if not req.count:  # everything in it was set aside
             self._finish(tasks, res)
             return True
         if self.feed:
             self.feed()
-        reply = self.api.send(req, self.win, self.battery, self.prefixes)
+        reply = self.api.send(req.endpoint, req.uuid, self.win, self.battery, self.prefixes,
+                              req.count, req.size)
         items = req.count
         res.requests += 1
         res.went += reply.sent
@@ -239,124 +241,26 @@ class Uplink:
             self.log.warn(refused + "; sending without it")
             self.battery = None
             return True
-        if sensocan.names_items(reply) and self._named(reply, req):
-            return True
         if not blamed:
             res.stop(reply)
             if reply.kind is sensocan.RATE_LIMITED:
                 res.wait = backoff.rate_wait(reply.retry_after, 0)
             return False
-        if req.endpoint != sensocan.BATCH and reply.kind is sensocan.NOT_FOUND:
-            self._unknown(req.sensor, req)  # its path names the sensor
-            return True
-        return self._bisect(tasks, reply, res)
+        import blame
 
-    def _measure(self, req):
-        """Count what `req` carries now, and its bytes: the plan's figures do not hold."""
-        win, buf = self.win, self.win.buf
-        batch = req.endpoint == sensocan.BATCH
-        count = size = 0
-        for i in win.items(req):
-            count += 1
-            size += (len(self.prefixes[record.sensor(buf, i)] if batch else sensocan.BULK_PREFIX)
-                     + sensocan.item_size(buf, record.value_at(i), win.when(i)))
-        req.count, req.size = count, size
-
-    def _named(self, reply, req):
-        """Set aside the items a 422 names; False when it names none of this request's."""
-        win = self.win
-        added = k = 0
-        unknown = set()
-        for i in win.items(req):
-            blame = sensocan.blame(reply, k)
-            if blame:
-                if blame == sensocan.UNKNOWN:
-                    unknown.add(record.sensor(win.buf, i))
-                win.set_aside(win.p)
-                added += 1
-            k += 1
-        if added:
-            self._changed(req)
-            self.log.warn("%d reading%s rejected by the server: %s" % (
-                added, "s" if added > 1 else "", sensocan.detail(reply) or "(no reason given)"))
-        for sensor in unknown:  # after the walk: this one reuses its buffer
-            self._unknown(sensor, req)
-        return added > 0
-
-    def _bisect(self, tasks, reply, res):
-        """Some item is bad but the reply does not say which: split the request."""
-        req = tasks[0]
-        group = self.group
-        sensors = [s for s in range(len(group)) if group[s] == req.group and self.counts[s]]
-        if reply.kind is sensocan.NOT_FOUND and len(sensors) == 1:  # it names this sensor
-            self._unknown(sensors[0], req)
-            return True
-        if len(sensors) > 1:  # usually an unknown sensor: halve the sensors first
-            g2 = self.groups
-            self.groups += 1
-            for s in sensors[len(sensors) // 2 :]:
-                group[s] = g2
-            req.count = None
-            tasks.insert(1, req.part(req.lo, req.hi, g2))
-            return True
-        items = req.count
-        if items > 1:
-            k = 0
-            for _ in self.win.items(req):
-                if k == items // 2:
-                    p = self.win.p
-                    tasks[0] = req.part(req.lo, p)
-                    tasks.insert(1, req.part(p, req.hi))
-                    return True
-                k += 1
-        if res.blind == _MAX_BLIND:
-            self.log.error("server keeps rejecting readings without naming them; pausing")
-            return res.stop(reply)
-        res.blind += 1
-        self.log.warn("%d reading%s rejected by the server: %d %s" % (
-            items, "s" if items > 1 else "", reply.status, sensocan.detail(reply) or reply.message))
-        for _ in self.win.items(req):
-            self.win.set_aside(self.win.p)
-        self._changed(req)
-        return True
-
-    def _unknown(self, s, req):
-        """Sensor `s` is unknown to the server: set its readings aside, now and later."""
-        if s not in self.unknown:
-            self.unknown.add(s)
-            self.log.error("the server does not know sensor %s: its readings are parked and "
-                           "tried again after upload.alert_retry_s; create it on the "
-                           "dashboard's Sensors tab or fix config.json"
-                           % (self.sensors[s][0] or self.sensors[s][1]))
-        win = self.win
-        for i in win.walk(req.lo, req.hi):
-            if record.sensor(win.buf, i) == s:
-                win.set_aside(win.p)
-        self._changed(req)
-
-    def _changed(self, req):
-        req.aside = True
-        req.count = None
+        return blame.act(self, tasks, reply, res)
 
     def _finish(self, tasks, res):
         """The first task's request is done: mark what it carried done (and dead-letter
         or park what it set aside), and save the progress."""
         req = tasks.pop(0)
         win = self.win
-        if not req.aside:
-            marked = win.carried()
+        if req.aside:
+            import blame
+
+            marked = blame.finish(self, req, res)
         else:
-            marked = False
-            buf = win.buf
-            for i in win.walk(req.lo, req.hi):
-                if win.of(i) == req.group:
-                    if win.is_aside(win.p):
-                        if record.sensor(buf, i) in self.unknown:
-                            self._park(buf, i, res)
-                        else:
-                            self._dead(buf, i, REJECTED, None, res)
-                    win.mark(win.p)
-                    marked = True
+            marked = win.carried()
         if marked and tasks:  # the last one: the window's ack comes next, one write less
             self._save()
 
@@ -366,20 +270,12 @@ class Uplink:
         except OSError as e:  # after a reset, these readings may be sent again
             self.log.warn("cannot save the upload's progress (%s)" % e)
 
-    def _park(self, buf, i, res):
-        self.spool.park(buf, i)
-        res.parked += 1
+    def _aside(self, buf, i, why, text, res):
+        """Set record i aside, dead (`why` a record flag, `text` what to log) or parked
+        (why 0): blame.py, loaded only when a wake needs it."""
+        import blame
 
-    def _dead(self, buf, i, why, text, res):
-        if text and not res.logged >> why & 1:
-            res.logged |= 1 << why
-            self.log.warn("reading set aside in dead letters (%s): %s (more alike are counted, "
-                          "not logged)" % (_WHY[why], text))
-        self.spool.dead_letter(buf, i, why)
-        res.dead += 1
-
-
-_WHY = {REJECTED: "rejected", CORRUPT: "corrupt", UNSENDABLE: "unsendable", UNDATED: "undated"}
+        blame.aside(self, buf, i, why, text, res)
 
 
 def _dated(t, aux):

@@ -4,14 +4,14 @@ request being sent (a bit each).
 
 A request's body pulls its readings from here (sensocan.Body): iterating the window
 walks the current request's readings, reading the spool as it goes, so readings flow
-one way, from flash to the socket. Its memory is fixed (one block of records, three
-bitmaps) whatever the window's length; a walk allocates nothing per reading.
+one way, from flash to the socket. Its memory is fixed (one block of records, two
+bitmaps, a third once the server blames a reading) whatever the window's length; a
+walk allocates nothing per reading.
 """
 
 from micropython import const
 
 import record
-import sensocan
 from progress import WINDOW_MAX
 from record import LOST, RECORD
 
@@ -19,14 +19,17 @@ _BLOCK = const(32)  # records read from flash at a time (512 bytes)
 _NONE = const(255)  # the group of a sensor no request carries
 
 
-class Request(sensocan.Request):
-    """A planned request: the readings of request `group` among window positions
-    lo..hi-1, of `sensor` alone for bulk and single. `count` None: what it carries has
-    changed since the plan (counted again before it is sent); `aside`: some of its
-    readings were set aside, to dead-letter or park when it is done."""
+class Request:
+    """A planned request: to `endpoint`, the readings of request `group` among window
+    positions lo..hi-1, of `sensor` (its `uuid`) alone for bulk and single. `count`
+    None: what it carries changed since the plan (counted again before it is sent);
+    `aside`: some of its readings were set aside, to dead-letter or park when done."""
 
     def __init__(self, endpoint, group, lo, hi, sensor=None, uuid=None, count=None, size=None):
-        sensocan.Request.__init__(self, endpoint, uuid, count, size)
+        self.endpoint = endpoint  # sensocan.BATCH, BULK or SINGLE
+        self.uuid = uuid
+        self.count = count
+        self.size = size  # its items' bytes in a body
         self.group = group
         self.lo = lo
         self.hi = hi
@@ -50,16 +53,18 @@ class Window:
         self.date = date
         self.buf = bytearray(_BLOCK * RECORD)
         self.done = bytearray(WINDOW_MAX // 8)  # sent, set aside or a tombstone
-        self.aside = bytearray(WINDOW_MAX // 8)  # to set aside once its request is done
-        self.sent = bytearray(WINDOW_MAX // 8)  # carried by the request being sent
+        self.aside = None  # to set aside once its request is done: made when first needed
+        self.sent = None  # carried by the request being sent, when it is not the last
         self.n = 0  # the window's length
         self.p = 0  # the position in the window of the reading a walk is at
         self.reached = 0  # where the last walk ended (short of its end: unreadable)
-        self.req = None  # the request being sent (sensocan.Request with group, lo, hi)
+        self.req = None  # the Request being sent
+        self.track = False  # whether `sent` notes what it carries
 
     def load(self):
         """The saved progress into `done`; returns its window's length, 0 for none."""
-        _clear(self.aside)
+        if self.aside:
+            _clear(self.aside)
         return self.spool.progress(self.done)
 
     def save(self):
@@ -84,28 +89,32 @@ class Window:
     def items(self, req):
         """The readings `req` carries (as walk()), each noted as sent. A file turned
         unreadable since the plan holds tombstones now: they are not carried."""
-        g, aside, sent, buf = req.group, self.aside, self.sent, self.buf
+        g, aside, sent, buf = req.group, self.aside, self.track and self.sent, self.buf
         for i in self.walk(req.lo, req.hi):
-            if self.of(i) == g and not _bit(aside, self.p) and record.flags(buf, i) != LOST:
-                _set(sent, self.p)
+            if (self.of(i) == g and not (aside and _bit(aside, self.p))
+                    and record.flags(buf, i) != LOST):
+                if sent:
+                    _set(sent, self.p)
                 yield i
 
-    def begin(self, req):
-        """`req` is the request to send next: iterating the window walks its readings."""
+    def begin(self, req, last):
+        """`req` is the request to send next: iterating the window walks its readings.
+        What the window's `last` request carries need not be noted: the window's
+        acknowledgement follows it (so a window of one request needs no `sent` map)."""
         self.req = req
-        _clear(self.sent)
+        self.track = not last
+        if last:
+            return
+        if self.sent is None:
+            self.sent = bytearray(WINDOW_MAX // 8)
+        else:
+            _clear(self.sent)
 
     def __iter__(self):
         return self.items(self.req)
 
-    # what sensocan.Body asks of each reading
-    def sensor(self, i):
-        return record.sensor(self.buf, i)
-
-    def value_at(self, i):
-        return record.value_at(i)
-
     def when(self, i):
+        """The real time of record i (sensocan.Body asks it of each reading)."""
         return self.date(record.time_of(self.buf, i), record.aux(self.buf, i))
 
     def of(self, i):
@@ -117,14 +126,18 @@ class Window:
         _set(self.done, p)
 
     def set_aside(self, p):
+        if self.aside is None:  # the server blamed a reading: most wakes never get here
+            self.aside = bytearray(WINDOW_MAX // 8)
         _set(self.aside, p)
 
     def is_aside(self, p):
-        return _bit(self.aside, p)
+        return self.aside is not None and _bit(self.aside, p)
 
     def carried(self):
         """The request's readings are stored: mark what it carried done; returns whether
-        it carried any."""
+        it carried any (the last request: True, nothing marked)."""
+        if not self.track:
+            return True
         done, sent = self.done, self.sent
         carried = 0
         for k in range(self.req.lo >> 3, (self.req.hi + 7) >> 3):

@@ -22,6 +22,7 @@ from tools import cli, unixport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))  # for lib/
+import clock  # noqa: E402  (node seconds, as records hold them, to Unix seconds)
 import record  # noqa: E402  (the spool's record and state formats, as the node writes them)
 import spoolstate  # noqa: E402
 
@@ -99,7 +100,7 @@ def extract(image, dest, warn=None):
 def records(raw):
     """(sensor, flags, Unix time, value, crc ok) for each whole record of `raw`."""
     for i in range(len(raw) // record.RECORD):
-        yield (record.sensor(raw, i), record.flags(raw, i), record.unix_time(raw, i),
+        yield (record.sensor(raw, i), record.flags(raw, i), record.time_of(raw, i) + clock.EPOCH,
                record.value(raw, i), record.intact(raw, i))
 
 

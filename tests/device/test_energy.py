@@ -5,6 +5,7 @@ import os
 import aside
 import atomic
 import flashfs
+import lost
 import progress
 import spool
 import spoolstate
@@ -26,7 +27,7 @@ def _counting_open(path, mode="r", *args):
 
 # the modules' global: every open() of the spool (spool.py and the files beside its queue) and
 # of the atomic writes it makes goes through it
-spool.open = spoolstate.open = aside.open = progress.open = atomic.open = _counting_open
+spool.open = spoolstate.open = aside.open = lost.open = progress.open = atomic.open = _counting_open
 
 
 def fill(sp, first, n, per_commit):

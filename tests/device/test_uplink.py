@@ -213,7 +213,7 @@ def test_the_body_writers_per_reading_path_allocates_nothing():
     w = sensocan.Writer()
 
     def start():
-        win.begin(reqs[0])
+        win.begin(reqs[0], False)
         it = iter(win)
         return it, next(it)  # the first block read from flash (opening a file allocates)
 
@@ -228,7 +228,7 @@ def test_the_body_writers_per_reading_path_allocates_nothing():
     assert w.n > 62 * 40 and batch.items == bulk.items == 62
     garbage = []
     for hi in (1, 32):
-        win.begin(reqs[0].part(0, hi))
+        win.begin(reqs[0].part(0, hi), False)
         body = sensocan.Body(win, prefixes=up.prefixes)
         body.write_to(sensocan.Writer())  # warm up
         w = sensocan.Writer()

@@ -4,7 +4,7 @@ from spool import Spool
 from uplink import Uplink
 HEAP = "node"  # a phase of the node's wake: see tests/conftest.py
 
-from uplinkkit import T0, TMP, SLUGS, UUIDS, Http, Log, fill, ok
+from uplinkkit import TMP, SLUGS, UUIDS, Http, Log, fill, ok
 
 
 class Counted(Spool):
@@ -38,23 +38,6 @@ def test_a_window_of_several_requests_is_read_once_more_per_request():
     interleaved with the others'): nothing is read to count or to mark it done."""
     sp, res = drain("/bulk", 180, UUIDS, 100, [ok(60)] * 3)
     assert res.requests == 3 and sp.records <= (1 + 3) * 180, sp.records
-
-
-def test_each_request_reads_only_the_stretch_of_the_window_holding_its_readings():
-    """Two sensors whose readings do not interleave (one stored its backlog, then the
-    other): two bulk requests, and the window is still read twice, not three times."""
-    sp = Counted(TMP + "/runs")
-    for i in range(120):
-        sp.append(i // 60, T0 + i, float(i))
-        if i % 50 == 49:
-            sp.commit()
-    sp.commit()
-    http = Http([ok(60), ok(60)])
-    res = Uplink(sensocan.Api(http, "dev", "tok"), sp, UUIDS[:2], 100, Log()).drain()
-    assert res.acked == 120 and res.requests == 2 and sp.pending() == 0
-    assert [p for p, _ in http.sent] == ["/devices/dev/sensors/%s/readings/bulk" % u
-                                         for u, in ((UUIDS[0][1],), (UUIDS[1][1],))]
-    assert sp.records == 2 * 120, sp.records
 
 
 def test_a_422_naming_items_costs_reads_only_while_it_is_handled():
