@@ -1,14 +1,15 @@
-"""The Sensocan device API: request bodies, headers and reply classification.
+"""The Sensocan device API: every path, field name and reply meaning the node knows.
 
-Bodies are streamed: a Body walks its items once to learn its length
-(Content-Length) and again, through httpc's buffer, to send them, writing the JSON
-by hand (the shapes are fixed and tiny), so an upload's memory does not depend on
-how many readings it carries. An item allocates nothing: its value goes from the
+Bodies are streamed: a Body pulls its readings from an iterator (the upload's window
+of spool records) as httpc's buffer takes them, writing the JSON by hand (the shapes
+are fixed and tiny), so an upload's memory does not depend on how many readings it
+carries. Its length (Content-Length) comes from the request's planned size, so the
+readings are read once to send them. An item allocates nothing: its value goes from the
 record's float32 bytes to text (jsonnum.py) and its time from node seconds to ISO 8601
 (clock.py), both straight into the writer's buffer. Every reply, including a
 transport failure, comes back as a Reply whose `kind` says what the caller must do
 with the readings it sent; the body is read as it streams (replyscan.py), in fixed
-memory whatever its size.
+memory whatever its size, and the functions below say what it blames.
 """
 
 import struct
@@ -19,6 +20,7 @@ from micropython import const
 import clock
 import httpc
 import jsonnum
+import record
 from replyscan import Scan
 
 STORED = "stored"
@@ -36,6 +38,7 @@ _KINDS = {401: UNAUTHORIZED, 404: NOT_FOUND, 422: INVALID, 429: RATE_LIMITED}
 _SENSOR_NOT_FOUND = "Sensor not found."
 _DEVICE_NOT_FOUND = "Device not found."
 _WHY = {httpc.TLS: TLS_REFUSED, httpc.MALFORMED: BAD_REPLY}
+_PATHS = ("/readings", "/sensors/%s/readings/bulk", "/sensors/%s/readings")  # by endpoint
 
 # What a failed upload needs, in one place (the README's table "How the node handles
 # failures"): the node waits out TRANSIENT ones with backoff (reset by any request the
@@ -45,6 +48,12 @@ TRANSIENT, RATE_LIMIT, PERSON = "transient", "rate limit", "needs a person"
 _CLASSES = {UNAUTHORIZED: PERSON, NOT_FOUND: PERSON, TLS_REFUSED: PERSON,
             RATE_LIMITED: RATE_LIMIT}
 MAX_ITEMS = const(1024)  # items a request carries at most (upload.chunk_max is 1000 at most)
+
+# The endpoints a request can go to: many sensors' items, one sensor's items (named in
+# the path), one reading of one sensor.
+BATCH, BULK, SINGLE = const(0), const(1), const(2)
+# What a 422 says of one item (blame()): nothing, its data, or its sensor (unknown).
+BAD, UNKNOWN = const(1), const(2)
 
 
 def failure(kind):
@@ -62,10 +71,42 @@ def blames_items(reply, batch):
     return reply.kind is NOT_FOUND and reply.message != _DEVICE_NOT_FOUND and (
         not batch or reply.message == _SENSOR_NOT_FOUND)
 
+
+def names_items(reply):
+    """A 422 that may name the items it rejects (data.N.field), not the whole request."""
+    return reply.kind is INVALID and not reply.scan.whole
+
+
+def blame(reply, k):
+    """What a 422 naming items (names_items) says of item k of the request: BAD (its
+    data), UNKNOWN (its sensor) or 0 (nothing)."""
+    scan = reply.scan
+    if k >= MAX_ITEMS or not _bit(scan.named, k):
+        return 0
+    return UNKNOWN if _bit(scan.unknown, k) else BAD
+
+
+def battery_refused(reply, battery):
+    """The log text when a 422 blames the request's battery_voltage, else None."""
+    if battery is not None and reply.kind is INVALID and reply.scan.battery:
+        return "server rejects battery_voltage %r (%s)" % (battery, detail(reply) or reply.message)
+    return None
+
+
+def detail(reply):
+    """The server's words for what it blamed ("" for none), for a log line."""
+    return reply.scan.detail if reply.scan else ""
+
+
+def _bit(bits, i):
+    return bits[i >> 3] >> (i & 7) & 1
+
+
 BULK_PREFIX = b'{"value":'  # bulk and single items name no sensor: it is in the path
 BATTERY_MAX = const(100)  # the API's allowed battery_voltage range is 0-100 V
 _ITEM_ROOM = const(52)  # an item's tail: number (15), ',"timestamp":"' (14), ISO time (20), '"}'
 _TIMESTAMP = b',"timestamp":"'
+_scratch = bytearray(_ITEM_ROOM)  # item_size() writes an item's tail here to measure it
 
 
 class Reply:
@@ -95,6 +136,27 @@ def item_prefix(slug=None, uuid=None):
     if uuid and not (slug and len(slug) < len(uuid)):
         return b'{"sensor_uuid":"' + uuid.encode() + b'","value":'
     return b'{"sensor_slug":"' + slug.encode() + b'","value":'
+
+
+def item_size(src, at, t):
+    """Bytes of an item beyond its prefix: the float32 at src[at:at + 4] (finite) and
+    node time `t` (or None) as Body.item writes them. Allocates nothing."""
+    return _tail(_scratch, 0, src, at, t)
+
+
+def _tail(buf, pos, src, at, t):
+    """An item's value, timestamp and closing brace at buf[pos:]; returns the end, -1
+    for a value JSON cannot carry."""
+    end = jsonnum.write(buf, pos, src, at)
+    if end < 0:
+        return -1
+    if t is not None:
+        buf[end : end + 14] = _TIMESTAMP
+        end = clock.write_iso(buf, end + 14, t)
+        buf[end] = 34  # "
+        end += 1
+    buf[end] = 125  # }
+    return end + 1
 
 
 def battery_ok(v):
@@ -128,42 +190,58 @@ class Writer:
 
 
 class Body:
-    """A readings body, streamed from `source`: a callable source(body, writer) that
-    calls body.item(writer, ...) for each reading (the same items in the same order
-    every time: once for len(), once per send), or a list of (prefix, value, t) with
-    float values. t None: no timestamp."""
+    """A readings body, streamed: the same items in the same order every time it is
+    written (httpc writes it again to resend it).
 
-    def __init__(self, source, battery=None, head=b'{"data":[', close=b"]"):
+    `readings` is a list of (prefix, value, t) with float values (t None: no
+    timestamp), or a window the body pulls from: iterating it yields the index of each
+    reading's spool record in `readings.buf` (its sensor is the index into `prefixes`
+    in a batch; None: bulk items), and readings.when(i) is its time. `size` (the items'
+    bytes) and `count` give the length without a walk; without them len() walks the
+    items once."""
+
+    def __init__(self, readings, battery=None, head=b'{"data":[', close=b"]", prefixes=None,
+                 count=0, size=None):
         if battery is not None and not battery_ok(battery):
             raise ValueError("battery_voltage must be a number from 0 to 100, got %r" % (battery,))
-        self.source = source
-        self.battery = battery
+        self.readings = readings
         self.head = head
-        self.close = close
+        self.close = close + (b"" if battery is None else b',"battery_voltage":%.4g' % battery)
+        self.prefixes = prefixes
+        self.count = count
+        self.size = size
         self.items = 0
         self._f = bytearray(4)
 
     def __len__(self):
-        w = Writer()
-        self.write_to(w)
-        return w.n
+        if self.size is None:
+            w = Writer()
+            self.write_to(w)
+            return w.n
+        return len(self.head) + self.size + max(0, self.count - 1) + len(self.close) + 1
 
     def write_to(self, w):
         self.items = 0
         w.put(self.head)
-        src = self.source
-        if callable(src):
-            src(self, w)
-        else:
+        src = self.readings
+        if isinstance(src, (list, tuple)):
             for prefix, value, t in src:
                 if not finite(value):
                     raise ValueError("value must be a finite number, got %r" % (value,))
                 struct.pack_into("<f", self._f, 0, value)
                 self.item(w, prefix, self._f, 0, t)
+        else:
+            for i in src:  # pulls: the window reads the spool as it goes
+                self.reading(w, src, i)
         w.put(self.close)
-        if self.battery is not None:
-            w.put(b',"battery_voltage":%.4g' % self.battery)
         w.put(b"}")
+
+    def reading(self, w, src, i):
+        """Reading `i` of the window `src`: the per-reading path, which allocates nothing."""
+        p = self.prefixes
+        buf = src.buf
+        self.item(w, p[record.sensor(buf, i)] if p else BULK_PREFIX, buf, record.value_at(i),
+                  src.when(i))
 
     def item(self, w, prefix, src, at, t):
         """One reading: `prefix` its head (item_prefix() or BULK_PREFIX), its value the
@@ -172,17 +250,10 @@ class Body:
             w.put(b",")
         self.items += 1
         w.put(prefix)
-        buf = w.buf
-        end = jsonnum.write(buf, w.room(_ITEM_ROOM), src, at)
+        end = _tail(w.buf, w.room(_ITEM_ROOM), src, at, t)
         if end < 0:
             raise ValueError("value must be a finite number")
-        if t is not None:
-            buf[end : end + 14] = _TIMESTAMP
-            end = clock.write_iso(buf, end + 14, t)
-            buf[end] = 34  # "
-            end += 1
-        buf[end] = 125  # }
-        w.wrote(end + 1)
+        w.wrote(end)
 
 
 class Api:
@@ -223,24 +294,21 @@ class Api:
         reply.resent = r.resent
         return reply
 
-    def send_batch(self, source, battery=None):
-        """Items of many sensors (prefixes from item_prefix) as one batch."""
-        return self.post("/readings", Body(source, battery))
-
-    def send_bulk(self, sensor_uuid, source, battery=None):
-        """Items of one sensor (prefix BULK_PREFIX) through the bulk endpoint."""
-        return self.post("/sensors/%s/readings/bulk" % sensor_uuid, Body(source, battery))
-
-    def send_single(self, sensor_uuid, source, battery=None):
-        """The one item of `source` (prefix BULK_PREFIX) through the single-reading
-        endpoint: its data is an object, not a list."""
-        return self.post("/sensors/%s/readings" % sensor_uuid,
-                         Body(source, battery, b'{"data":', b""))
+    def send(self, endpoint, uuid, readings, battery=None, prefixes=None, count=0, size=None):
+        """A request to `endpoint` (BATCH; BULK or SINGLE for the sensor `uuid`), its body
+        pulling the items from `readings` (see Body: a window's batch items are headed by
+        `prefixes`); `count` and `size` as Body's."""
+        if endpoint == SINGLE:  # its data is an object, not a list
+            body = Body(readings, battery, b'{"data":', b"", None, 1, size)
+        else:
+            body = Body(readings, battery, prefixes=prefixes if endpoint == BATCH else None,
+                        count=count, size=size)
+        path = _PATHS[endpoint]
+        return self.post(path if endpoint == BATCH else path % uuid, body)
 
     def single(self, sensor_uuid, value, t=None, battery=None):
         """One reading through the single-reading endpoint."""
-        return self.send_single(sensor_uuid, ((BULK_PREFIX, value, t),), battery)
-
+        return self.send(SINGLE, sensor_uuid, ((BULK_PREFIX, value, t),), battery)
 
 def classify(status, headers, scan):
     """Turn a status, the kept headers and what the body said into a Reply."""

@@ -1,52 +1,30 @@
 """The crash-safe flash spool: every stored reading stays until the server has it.
 
-Readings are fixed 16-byte records (sensor, flags, aux, Unix time, float32 value,
-CRC-32) in files named
-by the index of their first record (8 hex digits), so the file after `f` is always
-`f + its record count` and no index of files is kept in RAM. Each commit() writes the
-cycle's readings as one new small file (one flush; small enough to live inline in
-littlefs metadata, so no block is erased for it); once the small files add up to
-_SEAL_BYTES they are merged into one segment of a single flash block. The `state` file
-holds the acknowledged position (the cursor), the end of the stored readings (the tail,
-saved at every commit: recovery counts readings whose files the flash lost) and the
-counters. docs/spool.md explains the format and what a power cut or a damaged flash
-leaves behind.
+Readings are fixed 16-byte records (record.py) in files named by the index of their
+first record (8 hex digits), so the file after `f` is always `f + its record count` and
+no index of files is kept in RAM. Each commit() writes the cycle's readings as one new
+small file (one flush; small enough to live inline in littlefs metadata, so no block is
+erased for it); once the small files add up to _SEAL_BYTES they are merged into one
+segment of a single flash block. The `state` file holds the acknowledged position (the
+cursor), the end of the stored readings (the tail, saved at every commit: recovery
+counts readings whose files the flash lost) and the counters. Readings set aside
+(aside.py) and an upload's progress (progress.py) live beside the queue. docs/spool.md
+explains the format and what a power cut or a damaged flash leaves behind.
 
 It relies on littlefs: whole-file commits on close, atomic rename, and directory
-entries listed in name order.
-
-Appending and checking a record allocates nothing, on an ESP32 too, where ints from 2^30
-up are heap objects: the caller's time is in node seconds (clock.py), a small int, and
-goes to and from the record's Unix seconds in 16-bit halves; the CRC is crc32.py's.
+entries listed in name order. Appending allocates nothing (record.pack).
 """
 
-import binascii
 import os
-import struct
 
 from micropython import const
 
-import atomic
-import crc32
+import spoolstate
+from record import RECORD, REJECTED, pack
 
-RECORD = const(16)
-_E_LO = const(0x8580)  # clock.EPOCH's halves: node seconds + EPOCH = a record's Unix time
-_E_HI = const(0x6774)
 _STAGE = const(64)  # readings one commit can take
 _SEAL_BYTES = const(3072)  # small files merge into a segment at this size; segments fit a block
-_DEAD_BYTES = const(16384)  # the dead-letter file rotates at this size (one older file kept)
-_STATE_FMT = "<IIIIII"  # magic, cursor, tail, dropped, dead letters, lost; CRC32 follows
-_STATE_MAGIC = const(0x53504C31)  # "SPL1"
-_SENT_MAGIC = const(0x53454E31)  # "SEN1": the progress file of a window being uploaded
-WINDOW_MAX = const(2048)  # readings a progress bitmap covers
 _ENOSPC = const(28)  # littlefs "no space"; MicroPython's errno module has no ENOSPC
-
-# flags of a dead-letter record: why it was set aside
-REJECTED = const(1)  # the server refused it (422 or an unknown sensor)
-CORRUPT = const(2)   # its checksum failed
-UNSENDABLE = const(3)  # a value or sensor index that cannot be sent
-UNDATED = const(4)  # taken before the clock was set, in a boot session never synced
-LOST = const(0xFF)  # a tombstone standing in for a reading the flash lost: never sent
 
 
 class Spool:
@@ -64,9 +42,8 @@ class Spool:
         self.writes = 0  # files written since this Spool was opened (flash wear, energy)
         self._stage = bytearray(_STAGE * RECORD)
         self._staged = 0
-        self._one = bytearray(RECORD)
         self._hint = None  # the file the last read() ended in: the next read starts there
-        self._unkept = False  # a dead letter or parked reading could not be written
+        self._set_aside = None  # aside.Aside, once a reading is set aside
         _mkdirs(self.q)
         self._recover(self._read_state())
 
@@ -115,8 +92,11 @@ class Spool:
             self._warn("state file %s: counters restart at 0, the %d readings left are sent "
                        "again (some may reach the server twice)"
                        % ("corrupt" if state is False else "missing", self.pending()))
-        for first, end in gaps:
-            self._tombstones(first, end, "file missing")
+        if gaps:
+            import lost
+
+            for first, end in gaps:
+                lost.tombstones(self, first, end, "file missing")
         if not state or self.lost != lost:
             self._save()
 
@@ -125,44 +105,32 @@ class Spool:
         self._warn("%d readings %s are missing (%d lost so far)" % (n, where, self.lost))
 
     def _read_state(self):
-        """(cursor, tail) and the counters from the state file; None without one (or an
-        empty one: a power cut while it was first created), False when it is corrupt."""
-        try:
-            with open(self.root + "/state", "rb") as f:
-                raw = f.read()
-        except OSError:
-            return None
-        if not raw:
-            return None
-        try:
-            v = struct.unpack(_STATE_FMT + "I", raw)
-        except ValueError:
-            return False
-        if v[0] != _STATE_MAGIC or v[6] != binascii.crc32(memoryview(raw)[:24]):
-            return False
-        self.dropped, self.dead, self.lost = v[3], v[4], v[5]
-        return v[1], v[2]
+        """(cursor, tail) from the state file, and the counters; None without one, False
+        when it is corrupt."""
+        v = spoolstate.read(self.root + "/state")
+        if not v:
+            return v
+        self.dropped, self.dead, self.lost = v[2], v[3], v[4]
+        return v[0], v[1]
 
     def _save_state(self):
-        """Overwrite `state`: littlefs commits a file's new content atomically on close."""
-        buf = bytearray(28)
-        struct.pack_into(_STATE_FMT, buf, 0, _STATE_MAGIC, self.cursor, self.tail, self.dropped,
-                         self.dead, self.lost)
-        struct.pack_into("<I", buf, 24, binascii.crc32(memoryview(buf)[:24]))
         self.writes += 1
-        with open(self.root + "/state", "wb") as f:
-            f.write(buf)
+        spoolstate.write(self.root + "/state", self.cursor, self.tail, self.dropped, self.dead,
+                         self.lost)
 
     def _save(self):
         """Save the state, or log why not: the counts then wait for the next save."""
         try:
             self._save_state()
         except OSError as e:
-            self._warn("cannot save the state (%s)" % _why(e))
+            self._warn_os("cannot save the state (%s)", e)
 
     def _warn(self, msg):
         if self.log:
             self.log.warn("spool: " + msg)
+
+    def _warn_os(self, fmt, e):
+        self._warn(fmt % _why(e))
 
     # -- writing ---------------------------------------------------------------------
 
@@ -171,7 +139,7 @@ class Spool:
         16 bits the caller may use (the node: the boot session of an undated time)."""
         if self._staged == _STAGE:
             raise OSError("spool: %d readings staged, commit() first" % _STAGE)
-        _pack(self._stage, self._staged * RECORD, sensor, flags, t, value, aux)
+        pack(self._stage, self._staged * RECORD, sensor, flags, t, value, aux)
         self._staged += 1
 
     def commit(self):
@@ -205,7 +173,7 @@ class Spool:
             except OSError as e:  # the small files stay as they are; next commit retries
                 _remove(self.q + "tmp")
                 if e.args[0] != _ENOSPC or not self._full():
-                    self._warn("cannot merge files (%s)" % _why(e))
+                    self._warn_os("cannot merge files (%s)", e)
         while self.capacity and self.pending() > self.capacity and self._drop_oldest("full"):
             pass
         self._save()
@@ -274,12 +242,14 @@ class Spool:
         except OSError:
             return self.tail
 
-    def read(self, start, buf):
-        """Copy pending records from the `start`-th one into `buf` (whole records);
-        returns how many. Streams from flash: the backlog is never loaded."""
+    def read(self, start, buf, most=None):
+        """Copy pending records from the `start`-th one into `buf` (whole records, at
+        most `most`); returns how many. Streams from flash: the backlog is never loaded."""
         want = self.cursor + start
         mv = memoryview(buf)
         got, room = 0, len(buf) // RECORD
+        if most is not None and most < room:
+            room = most
         f = self._hint if self._hint is not None and self.head <= self._hint <= want else self.head
         broken = None
         while got < room and want < self.tail:
@@ -296,44 +266,15 @@ class Spool:
                 if broken == f:
                     return got
                 broken = f
-                self._unreadable(f, e)
+                import lost
+
+                lost.unreadable(self, f, e)
                 continue
             got += k
             want += k
             self._hint = f
             f = end
         return got
-
-    def _unreadable(self, f, e):
-        """A file that vanished or cannot be read: tombstones take its place."""
-        _remove(self.q + "%08x" % f)
-        after = self.tail
-        for name, _, _, _ in os.ilistdir(self.q):
-            if len(name) == 8 and f < int(name, 16) < after:
-                after = int(name, 16)
-        self._tombstones(f, after, "file unreadable: %s" % e)
-        self._save()
-
-    def _tombstones(self, first, end, why):
-        """Fill records first..end-1 with tombstones, so the index space has no hole;
-        counted as lost once written (a hole the flash has no room to fill yet stays,
-        and is found again), then logged: on a full flash the log makes room for itself."""
-        buf = bytearray(16 * RECORD)
-        for i in range(16):
-            _pack(buf, i * RECORD, 0, LOST, 0, 0.0)
-        self.writes += 1
-        name = self.q + "%08x" % first
-        try:
-            with open(name, "wb") as out:
-                for f in range(first, end, 16):
-                    out.write(memoryview(buf)[: min(16, end - f) * RECORD])
-        except OSError as e:
-            _remove(name)
-            self._warn("cannot write tombstones at %08x (%s; %s)" % (first, why, _why(e)))
-            return
-        n = end - max(first, self.cursor)  # acknowledged ones were not lost
-        self.lost += n
-        self._warn("%d readings lost at %08x, %s (%d lost so far)" % (n, first, why, self.lost))
 
     def ack(self, n):
         """The server stored the first `n` pending readings: move the cursor past them
@@ -358,89 +299,36 @@ class Spool:
                 self._run_bytes = max(0, self._run_bytes - (end - self.head) * RECORD)
             self.head = end
 
-    # -- progress through a window of pending readings ----------------------------------
+
+    # -- beside the queue: an upload's progress (progress.py), readings set aside (aside.py)
 
     def save_progress(self, n, bits):
-        """Remember (atomically) which of the first `n` pending readings are done: bit i
-        of `bits` set. An upload split over several requests resumes after a reset
-        without sending a done reading again."""
-        size = 16 + (n + 7) // 8
-        buf = bytearray(size + 4)
-        struct.pack_into("<IIII", buf, 0, _SENT_MAGIC, self.cursor, n, 0)
-        buf[16:size] = memoryview(bits)[: size - 16]
-        struct.pack_into("<I", buf, size, binascii.crc32(memoryview(buf)[:size]))
+        """Remember which of the first `n` pending readings are done (bit i of `bits`)."""
+        import progress  # only uploads use it
+
         self.writes += 1
-        atomic.write(self.root + "/sent", buf)
+        progress.save(self.root + "/sent", self.cursor, n, bits)
 
     def progress(self, bits):
-        """Load the saved progress into `bits` (WINDOW_MAX bits); returns its `n`, 0 if
-        there is none for the current pending readings. Readings dropped since then
-        shift it; an acknowledged window makes it stale."""
-        for i in range(len(bits)):
-            bits[i] = 0
-        try:
-            with open(self.root + "/sent", "rb") as f:
-                raw = f.read(16 + WINDOW_MAX // 8 + 4)
-            magic, base, n, _ = struct.unpack_from("<IIII", raw)
-            size = 16 + (n + 7) // 8
-            if (magic != _SENT_MAGIC or n > WINDOW_MAX or len(raw) != size + 4
-                    or struct.unpack_from("<I", raw, size)[0] != binascii.crc32(raw[:size])):
-                return 0
-        except (OSError, ValueError):
-            return 0
-        shift = self.cursor - base
-        if not 0 <= shift < n:
-            return 0
-        n -= shift
-        for i in range(n):
-            j = i + shift
-            if raw[16 + j // 8] >> (j % 8) & 1:
-                bits[i // 8] |= 1 << (i % 8)
-        return n
+        """The saved progress into `bits`; returns its `n` (0: none for these readings)."""
+        import progress
 
-    # -- dead letters ------------------------------------------------------------------
+        return progress.load(self.root + "/sent", self.cursor, bits)
+
+    def _aside(self):
+        """The dead letters and parked readings (aside.py), loaded only once they are
+        needed: most wakes set nothing aside."""
+        if self._set_aside is None:
+            from aside import Aside
+
+            self._set_aside = Aside(self)
+        return self._set_aside
 
     def dead_letter(self, buf, i, why=REJECTED):
-        """Keep record `i` of `buf` aside for good, marked with `why`; counted. The
-        caller still acknowledges it, so it never blocks the queue."""
-        rec = self._one
-        rec[:] = memoryview(buf)[i * RECORD : (i + 1) * RECORD]
-        if why != CORRUPT:  # a corrupt record is kept byte for byte
-            rec[1] = why
-            crc32.put(rec, 0, 12, rec, 12)
-        path = self.root + "/dead"
-        try:
-            if os.stat(path)[6] >= _DEAD_BYTES:
-                os.rename(path, path + ".1")
-        except OSError:
-            pass
-        self._aside("/dead", rec)
-        self.dead += 1
-
-    def _aside(self, name, rec):
-        """Append `rec` to the file `name`; False when the flash refuses (logged once a
-        wake): the caller counts the reading all the same, and the upload goes on."""
-        self.writes += 1
-        try:
-            with open(self.root + name, "ab") as f:
-                f.write(rec)
-            return True
-        except OSError as e:
-            if not self._unkept:
-                self._unkept = True
-                self._warn("cannot keep readings aside (%s): counted as dead letters, not kept"
-                           % _why(e))
-            return False
-
-    # -- parked readings: their sensor is unknown to the server, for now --------------
+        self._aside().dead_letter(buf, i, why)
 
     def park(self, buf, i):
-        """Keep record `i` of `buf` aside until unpark(): its sensor may yet be created
-        on the dashboard. The caller acknowledges it. Beyond _DEAD_BYTES of parked
-        readings, or when the flash refuses, they become dead letters (rejected)."""
-        if (self.parked() * RECORD >= _DEAD_BYTES
-                or not self._aside("/parked", memoryview(buf)[i * RECORD : (i + 1) * RECORD])):
-            self.dead_letter(buf, i, REJECTED)
+        self._aside().park(buf, i)
 
     def parked(self):
         """How many readings are parked."""
@@ -450,85 +338,10 @@ class Spool:
             return 0
 
     def parked_sensors(self):
-        """The sensor numbers of the parked readings: sensors the server did not know at
-        the last try, so their new readings join the parked ones without asking again."""
-        found = set()
-        try:
-            with open(self.root + "/parked", "rb") as f:
-                while True:
-                    n = f.readinto(self._stage) // RECORD
-                    if not n:
-                        break
-                    for i in range(n):
-                        found.add(self._stage[i * RECORD])
-        except OSError:
-            pass
-        return found
+        return self._aside().parked_sensors(self._stage) if self.parked() else set()
 
     def unpark(self):
-        """Put the parked readings back at the end of the queue, for another try;
-        returns how many. A cut before the parked file is removed queues them twice:
-        the server may then store some twice."""
-        path = self.root + "/parked"
-        n = 0
-        try:
-            with open(path, "rb") as f:
-                while True:
-                    self._staged = f.readinto(self._stage) // RECORD
-                    if not self._staged:
-                        break
-                    n += self.commit()
-        except OSError:
-            return n
-        _remove(path)
-        return n
-
-
-def _pack(buf, off, sensor, flags, t, value, aux=0):
-    """Record at buf[off:]; `t` in node seconds, stored as Unix seconds (u32)."""
-    buf[off] = sensor
-    buf[off + 1] = flags
-    buf[off + 2] = aux & 0xFF
-    buf[off + 3] = aux >> 8
-    lo = (t & 0xFFFF) + _E_LO
-    hi = (t >> 16) + _E_HI + (lo >> 16)
-    if hi < 0:  # before 1970: no clock says that
-        hi = lo = 0
-    buf[off + 4] = lo & 0xFF
-    buf[off + 5] = lo >> 8 & 0xFF
-    buf[off + 6] = hi & 0xFF
-    buf[off + 7] = hi >> 8 & 0xFF
-    struct.pack_into("<f", buf, off + 8, value)
-    crc32.put(buf, off, off + 12, buf, off + 12)
-
-
-def intact(buf, i):
-    """True when record `i` of `buf` passes its checksum."""
-    off = i * RECORD
-    return crc32.check(buf, off, off + 12, off + 12)
-
-
-def time_of(buf, i):
-    """The time of record `i` of `buf` in node seconds (a small int until 2059)."""
-    o = i * RECORD + 4
-    return ((((buf[o + 3] << 8 | buf[o + 2]) - _E_HI) << 16)
-            + (buf[o + 1] << 8 | buf[o]) - _E_LO)
-
-
-def aux(buf, i):
-    """The `aux` field of record `i` of `buf`."""
-    o = i * RECORD + 2
-    return buf[o + 1] << 8 | buf[o]
-
-
-def unpack(buf, i):
-    """Record `i` of `buf` as (sensor, flags, node time, value), or None when its
-    checksum fails. Allocates: not for the per-reading paths."""
-    if not intact(buf, i):
-        return None
-    off = i * RECORD
-    return buf[off], buf[off + 1], time_of(buf, i), struct.unpack_from("<f", buf, off + 8)[0]
-
+        return self._aside().unpark()
 
 def _why(e):
     """An OSError in the log's words: littlefs's "no space" is a bare 28."""

@@ -2,22 +2,24 @@
 and bulk endpoints over one kept-alive connection.
 
 A window is the oldest pending readings, up to WINDOW_MAX of them and until one sensor
-has `chunk_max` in it. It is planned once: a sensor with a UUID goes to the bulk
-endpoint (its own request, items that do not name it) when the bytes that saves beat
-a request's own cost, _REQUEST_BYTES; the others share batch requests of at most
-`chunk_max` items; one reading alone goes to the single-reading endpoint. Request
-bodies are streamed from flash (spool.read of _BLOCK records at a time), so memory
-does not grow with the window, a chunk or the backlog.
+has `chunk_max` in it. It is planned once, in one read of it: each reading is checked
+and measured, then the requests are planned (Request: endpoint, sensor, range of the
+window, count and bytes). A sensor with a UUID goes to the bulk endpoint (its own
+request, items that do not name it) when the bytes that saves beat a request's own
+cost, _REQUEST_BYTES; the others share batch requests of at most `chunk_max` items; one
+reading alone goes to the single-reading endpoint. Each request's body then pulls its
+readings from the window (window.py) as it is sent: one more read, and the memory does
+not grow with the window, a chunk or the backlog.
 
-A bitmap of the window's done readings is saved after every 201 (spool.save_progress):
-after a reset or a failed request the drain resumes where it stopped and sends no
-acknowledged reading again; the window is acknowledged in the spool when all of it is
-done. Readings the server rejects (a 422 naming them), corrupt ones and ones that
-cannot be dated go to the dead letters; those of a sensor the server does not know are
-parked (spool.park) until the node tries them again: one bad reading or sensor never
-blocks the queue. Anything else (401, 404 for the device, 429, 5xx,
-network) stops the drain with the readings still queued; the caller decides when
-to try again.
+The window's done readings are saved after every 201 (spool.save_progress): after a
+reset or a failed request the drain resumes where it stopped and sends no acknowledged
+reading again; the window is acknowledged in the spool when all of it is done.
+Readings the server rejects (a 422 naming them), corrupt ones and ones that cannot be
+dated go to the dead letters; those of a sensor the server does not know are parked
+(spool.park) until the node tries them again: one bad reading or sensor never blocks
+the queue. Anything else (401, 404 for the device, 429, 5xx, network) stops the drain
+with the readings still queued; the caller decides when to try again. What a reply
+means is sensocan's to say; what to do about it is decided here.
 """
 
 from micropython import const
@@ -25,9 +27,10 @@ from micropython import const
 import backoff
 import clock
 import jsonnum
+import record
 import sensocan
-from spool import (CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_MAX, aux, intact,
-                   time_of, unpack)
+from progress import WINDOW_MAX
+from record import CORRUPT, LOST, UNDATED, UNSENDABLE
 
 # Bytes one more request costs beyond its items, measured against the mock: 563 of
 # request line, headers (a 40-character token) and reply, plus 33 of body framing
@@ -37,9 +40,6 @@ from spool import (CORRUPT, LOST, RECORD, REJECTED, UNDATED, UNSENDABLE, WINDOW_
 # sensor_uuid from 12. Fewer bytes also means no more requests: a bulk request
 # carries up to chunk_max items like a batch one.
 _REQUEST_BYTES = const(600)
-_BLOCK = const(32)  # records read from flash at a time (512 bytes)
-_MAX_BLIND = const(3)  # readings set aside per drain on a rejection that names no item
-_BATCH, _BULK, _SINGLE = const(0), const(1), const(2)
 
 
 class Result:
@@ -68,25 +68,6 @@ class Result:
         return False
 
 
-def _bit(bits, i):
-    return bits[i >> 3] >> (i & 7) & 1
-
-
-def _set(bits, i):
-    bits[i >> 3] |= 1 << (i & 7)
-
-
-def _of(group, buf, i):
-    """The request group of record i's sensor (255: none, or not a sensor we know)."""
-    s = buf[i * RECORD]
-    return group[s] if s < len(group) else 255
-
-
-def _clear(bits):
-    for i in range(len(bits)):
-        bits[i] = 0
-
-
 class Uplink:
     """Drains one spool. `sensors[k]` is (slug, uuid) of sensor number k (either may be
     None); `date(t, aux)` gives a record's real time or None (clock.Sessions.date)."""
@@ -99,18 +80,22 @@ class Uplink:
         self.uuids = [uuid for _, uuid in sensors]
         self.chunk_max = chunk_max
         self.log = log
-        self.date = date or _dated
         self.feed = feed  # called once per request: the watchdog
         # sensor numbers the server does not know (404 or 422), learned at an earlier
         # upload for as long as their readings stay parked (until the next retry)
         self.unknown = spool.parked_sensors()
-        self.rbuf = bytearray(_BLOCK * RECORD)
-        self.done = bytearray(WINDOW_MAX // 8)  # sent, set aside or a tombstone
-        self.aside = bytearray(WINDOW_MAX // 8)  # to set aside once its request is done
-        self.group = bytearray(len(sensors))  # sensor -> its request group in this window
-        self.counts = [0] * len(sensors)
-        self.kinds = []  # group -> _BATCH, _BULK or _SINGLE
-        self.req = None  # the request being sent: (group, lo, hi)
+        k = len(sensors)
+        self.group = bytearray(k)  # sensor -> its request group in this window
+        self.counts = [0] * k  # its readings in the window
+        self.sizes = [0] * k  # their bytes in a body, beyond their prefixes
+        self.groups = 0
+        self.lost = 0  # spool.lost when the window was planned
+        # window.py loads here, not with this module: after the node has made its HTTP
+        # client's buffers (on the 32-bit port the heaviest configs accepted fail the
+        # other way round, tests/test_heap.py: the heap is too fragmented by then)
+        from window import Window
+
+        self.win = Window(spool, self.group, date or _dated)
 
     def drain(self, battery=None, max_requests=20, until=None):
         """Send pending readings until the spool is empty, something fails, the request
@@ -119,12 +104,11 @@ class Uplink:
         self.battery = battery
         self.api.until = until
         while res.requests < max_requests and self.spool.pending():
-            n = self.n = self._plan(res)
-            if not n:
+            tasks = self._plan(res)
+            if not self.win.n:
                 self.log.error("the spool cannot be read: upload stopped")
                 res.kind = sensocan.UNEXPECTED
                 break
-            tasks = [(g, 0, n) for g in range(len(self.kinds))]
             go = True
             while tasks and go:
                 if res.requests >= max_requests:
@@ -132,146 +116,110 @@ class Uplink:
                 go = self._send(tasks, res)
             if tasks:  # stopped with requests to go: the saved progress resumes them
                 return res
-            self.spool.ack(n)
+            self.spool.ack(self.win.n)
             if not go or res.wait is not None:
                 break
         return res
 
-    # -- reading the window --------------------------------------------------------
-
-    def _records(self, lo, hi):
-        """Positions of the window's readings lo..hi-1 not yet done; reading p is record
-        p - self.base of rbuf. Yields small ints: a walk allocates nothing per reading."""
-        buf, done = self.rbuf, self.done
-        while lo < hi:
-            n = min(self.spool.read(lo, buf), hi - lo)
-            if not n:
-                break
-            self.base = lo
-            for p in range(lo, lo + n):
-                if not _bit(done, p):
-                    yield p
-            lo += n
-        self.reached = lo  # short of hi only when the spool could not be read further
+    # -- planning ------------------------------------------------------------------
 
     def _plan(self, res):
-        """Load or choose the window and group its readings into requests; returns
-        its length. Unsendable readings are set aside here, before any request."""
-        done, counts, group, buf = self.done, self.counts, self.group, self.rbuf
-        n = self.spool.progress(done)
-        _clear(self.aside)
+        """Load or choose the window, check and measure its readings; returns its
+        requests. Unsendable readings are set aside here, before any request."""
+        win, counts, sizes = self.win, self.counts, self.sizes
+        n = win.load()
         for s in range(len(counts)):
-            counts[s] = 0
+            counts[s] = sizes[s] = 0
         end = n or min(self.spool.pending(), WINDOW_MAX)
+        buf = win.buf
         dirty = False
-        for p in self._records(0, end):
-            i = p - self.base
-            o = i * RECORD
-            why = None
-            s = buf[o]
-            if not intact(buf, i):  # checked once per upload: the walks below trust it
-                why, text = CORRUPT, "checksum failed"
-            else:
-                if buf[o + 1] == LOST:  # a tombstone: the spool already counted the loss
-                    _set(done, p)
-                    dirty = True
-                    continue
-                if s in self.unknown:
-                    self._park(buf, i, res)
-                    _set(done, p)
-                    dirty = True
-                    continue
-                if s >= len(counts) or not jsonnum.finite(buf, o + 8):
-                    r = unpack(buf, i)
-                    why, text = UNSENDABLE, "sensor %d, value %r" % (s, r[3])
-                elif self.date(time_of(buf, i), aux(buf, i)) is None:
-                    why, text = UNDATED, "taken before the clock was ever set in its boot session"
-            if why:
-                self._dead(buf, i, why, text, res)
-                _set(done, p)
+        for i in win.walk(0, end):
+            t = self._check(buf, i, res)
+            if t is None:
+                win.mark(win.p)
                 dirty = True
                 continue
+            s = record.sensor(buf, i)
             counts[s] += 1
+            sizes[s] += sensocan.item_size(buf, record.value_at(i), t)
             if not n and counts[s] == self.chunk_max:
-                end = p + 1
+                end = win.p + 1
                 break
         else:
-            end = min(end, self.reached)  # never acknowledge what was not read
-        n = end
+            end = min(end, win.reached)  # never acknowledge what was not read
+        win.n = end
+        self.lost = self.spool.lost
         if dirty:
-            self._save(n)
-        self._group(counts, group)
-        return n
+            self._save()
+        return self._group(end)
 
-    def _group(self, counts, group):
-        """Bulk for a sensor when it saves bytes, batches of chunk_max for the rest."""
-        kinds = self.kinds = []
+    def _check(self, buf, i, res):
+        """Record i's real time, or None when it cannot be sent: then it is set aside
+        (checked once per upload: the walks below trust it)."""
+        s = record.sensor(buf, i)
+        if not record.intact(buf, i):
+            return self._aside(buf, i, CORRUPT, "checksum failed", res)
+        if record.flags(buf, i) == LOST:  # a tombstone: the spool already counted the loss
+            return None
+        if s in self.unknown:
+            return self._aside(buf, i, 0, None, res)
+        if s >= len(self.counts) or not jsonnum.finite(buf, record.value_at(i)):
+            return self._aside(buf, i, UNSENDABLE,
+                               "sensor %d, value %r" % (s, record.value(buf, i)), res)
+        t = self.win.when(i)
+        if t is None:
+            return self._aside(buf, i, UNDATED,
+                              "taken before the clock was ever set in its boot session", res)
+        return t
+
+    def _group(self, n):
+        """The window's requests: bulk for a sensor when it saves bytes, batches of
+        chunk_max for the rest."""
+        from window import Request
+
+        counts, group, bulk = self.counts, self.group, len(sensocan.BULK_PREFIX)
         total = sum(counts)
-        batch, room = -1, 0
+        reqs = []
+        batch, room = None, 0
         for s, c in enumerate(counts):
             if not c:
                 group[s] = 255
                 continue
-            uuid = self.uuids[s]
-            saved = len(self.prefixes[s]) - len(sensocan.BULK_PREFIX)  # per item, in bulk
-            if uuid and (c == total or c * saved > _REQUEST_BYTES):
-                group[s] = len(kinds)
-                kinds.append(_SINGLE if total == 1 else _BULK)
+            uuid, size = self.uuids[s], self.sizes[s]
+            if uuid and (c == total or c * (len(self.prefixes[s]) - bulk) > _REQUEST_BYTES):
+                group[s] = len(reqs)
+                reqs.append(Request(sensocan.SINGLE if total == 1 else sensocan.BULK, len(reqs),
+                                    0, n, s, uuid, c, size + c * bulk))
                 continue
             if c > room:
-                batch, room = len(kinds), self.chunk_max
-                kinds.append(_BATCH)
-            group[s] = batch
+                batch = Request(sensocan.BATCH, len(reqs), 0, n, None, None, 0, 0)
+                room = self.chunk_max
+                reqs.append(batch)
+            group[s] = batch.group
             room -= c
+            batch.count += c
+            batch.size += size + c * len(self.prefixes[s])
+        self.groups = len(reqs)
+        return reqs
 
     # -- sending -------------------------------------------------------------------
 
-    def _items(self, lo, hi):
-        """Positions (as _records) of the readings request `self.req` carries."""
-        g = self.req[0]
-        group, aside, buf = self.group, self.aside, self.rbuf
-        for p in self._records(lo, hi):
-            i = p - self.base
-            # a file turned unreadable since the plan holds tombstones now
-            if _of(group, buf, i) == g and not _bit(aside, p) and buf[i * RECORD + 1] != LOST:
-                yield p
-
-    def _source(self, body, w):
-        """The Body's items: the request's readings with their real times."""
-        g, lo, hi = self.req
-        prefixes = self.prefixes if self.kinds[g] == _BATCH else None
-        for p in self._items(lo, hi):
-            self._emit(body, w, p - self.base, prefixes)
-
-    def _emit(self, body, w, i, prefixes):
-        """Record i of rbuf into the body (prefixes None: a bulk or single item): the
-        upload's per-reading path, which allocates nothing."""
-        buf = self.rbuf
-        o = i * RECORD
-        body.item(w, prefixes[buf[o]] if prefixes else sensocan.BULK_PREFIX, buf, o + 8,
-                  self.date(time_of(buf, i), aux(buf, i)))
-
     def _send(self, tasks, res):
         """Send the first task's request and act on the reply; False: stop draining."""
-        g, lo, hi = self.req = tasks[0]
-        kind = self.kinds[g]
-        items = 0
-        sensor = None
-        for p in self._items(lo, hi):
-            items += 1
-            sensor = self.rbuf[(p - self.base) * RECORD]
-        if not items:  # everything in it was set aside
+        req = tasks[0]
+        self.win.begin(req, len(tasks) == 1)
+        if req.count is None or self.spool.lost != self.lost:  # not the plan's any more
+            import blame
+
+            blame.measure(self, req)
+        if not req.count:  # everything in it was set aside
             self._finish(tasks, res)
             return True
         if self.feed:
             self.feed()
-        api = self.api
-        if kind == _BATCH:
-            reply = api.send_batch(self._source, self.battery)
-        elif kind == _BULK:
-            reply = api.send_bulk(self.uuids[sensor], self._source, self.battery)
-        else:
-            reply = api.send_single(self.uuids[sensor], self._source, self.battery)
+        reply = self.api.send(req.endpoint, req.uuid, self.win, self.battery, self.prefixes,
+                              req.count, req.size)
+        items = req.count
         res.requests += 1
         res.went += reply.sent
         if reply.remaining is not None and reply.remaining <= 0:
@@ -286,135 +234,48 @@ class Uplink:
             res.acked += items
             self._finish(tasks, res)
             return res.wait is None
-        blamed = sensocan.blames_items(reply, kind == _BATCH)
+        blamed = sensocan.blames_items(reply, req.endpoint == sensocan.BATCH)
         res.answered += blamed
-        if reply.kind is sensocan.INVALID:
-            scan = reply.scan
-            if self.battery is not None and scan.battery:
-                self.log.warn("server rejects battery_voltage %r (%s); sending without it"
-                              % (self.battery, scan.detail or reply.message))
-                self.battery = None
-                return True
-            if not scan.whole and self._named(scan, lo, hi):
-                return True
+        refused = sensocan.battery_refused(reply, self.battery)
+        if refused:
+            self.log.warn(refused + "; sending without it")
+            self.battery = None
+            return True
         if not blamed:
             res.stop(reply)
             if reply.kind is sensocan.RATE_LIMITED:
                 res.wait = backoff.rate_wait(reply.retry_after, 0)
             return False
-        if kind != _BATCH and reply.kind is sensocan.NOT_FOUND:  # its path names the sensor
-            self._unknown(sensor, lo, hi)
-            return True
-        return self._bisect(tasks, items, reply, res)
+        import blame
 
-    def _named(self, scan, lo, hi):
-        """Set aside the items a 422 names (data.N.field: replyscan.Scan's bitmaps);
-        False when it names none of this request's."""
-        added = 0
-        k = 0
-        unknown = set()
-        for p in self._items(lo, hi):
-            if _bit(scan.named, k):
-                if _bit(scan.unknown, k):  # an unknown slug or uuid
-                    unknown.add(self.rbuf[(p - self.base) * RECORD])
-                _set(self.aside, p)
-                added += 1
-            k += 1
-            if k == sensocan.MAX_ITEMS:
-                break
-        if added:
-            self.log.warn("%d reading%s rejected by the server: %s" % (
-                added, "s" if added > 1 else "", scan.detail or "(no reason given)"))
-        for sensor in unknown:  # after the walk: this one reuses its buffer
-            self._unknown(sensor, lo, hi)
-        return added > 0
-
-    def _bisect(self, tasks, items, reply, res):
-        """Some item is bad but the reply does not say which: split the request."""
-        g, lo, hi = tasks[0]
-        group = self.group
-        sensors = [s for s in range(len(group)) if group[s] == g and self.counts[s]]
-        if reply.kind is sensocan.NOT_FOUND and len(sensors) == 1:  # it names this sensor
-            self._unknown(sensors[0], lo, hi)
-            return True
-        if len(sensors) > 1:  # usually an unknown sensor: halve the sensors first
-            g2 = len(self.kinds)
-            self.kinds.append(_BATCH)
-            for s in sensors[len(sensors) // 2 :]:
-                group[s] = g2
-            tasks.insert(1, (g2, lo, hi))
-            return True
-        if items > 1:
-            k = 0
-            for p in self._items(lo, hi):
-                if k == items // 2:
-                    tasks[0] = (g, lo, p)
-                    tasks.insert(1, (g, p, hi))
-                    return True
-                k += 1
-        if res.blind == _MAX_BLIND:
-            self.log.error("server keeps rejecting readings without naming them; pausing")
-            return res.stop(reply)
-        res.blind += 1
-        self.log.warn("%d reading%s rejected by the server: %d %s" % (
-            items, "s" if items > 1 else "", reply.status,
-            reply.scan and reply.scan.detail or reply.message))
-        for p in self._items(lo, hi):
-            _set(self.aside, p)
-        return True
-
-    def _unknown(self, s, lo, hi):
-        """Sensor `s` is unknown to the server: set its readings aside, now and later."""
-        if s not in self.unknown:
-            self.unknown.add(s)
-            self.log.error("the server does not know sensor %s: its readings are parked and "
-                           "tried again after upload.alert_retry_s; create it on the "
-                           "dashboard's Sensors tab or fix config.json"
-                           % (self.sensors[s][0] or self.sensors[s][1]))
-        buf = self.rbuf
-        for p in self._records(lo, hi):
-            if buf[(p - self.base) * RECORD] == s:
-                _set(self.aside, p)
+        return blame.act(self, tasks, reply, res)
 
     def _finish(self, tasks, res):
-        """The first task's request is done: dead-letter what it set aside, mark the
-        rest sent, and save the progress."""
-        g, lo, hi = tasks.pop(0)
-        group, aside, done, buf = self.group, self.aside, self.done, self.rbuf
-        marked = 0
-        for p in self._records(lo, hi):
-            i = p - self.base
-            if _of(group, buf, i) == g:
-                if _bit(aside, p):
-                    if buf[i * RECORD] in self.unknown:
-                        self._park(buf, i, res)
-                    else:
-                        self._dead(buf, i, REJECTED, None, res)
-                _set(done, p)
-                marked += 1
-        if marked and tasks:  # the last one: the window's ack comes next, one write less
-            self._save(self.n)
+        """The first task's request is done: mark what it carried done (and dead-letter
+        or park what it set aside), and save the progress."""
+        req = tasks.pop(0)
+        win = self.win
+        if req.aside:
+            import blame
 
-    def _save(self, n):
+            marked = blame.finish(self, req, res)
+        else:
+            marked = win.carried()
+        if marked and tasks:  # the last one: the window's ack comes next, one write less
+            self._save()
+
+    def _save(self):
         try:
-            self.spool.save_progress(n, self.done)
+            self.win.save()
         except OSError as e:  # after a reset, these readings may be sent again
             self.log.warn("cannot save the upload's progress (%s)" % e)
 
-    def _park(self, buf, i, res):
-        self.spool.park(buf, i)
-        res.parked += 1
+    def _aside(self, buf, i, why, text, res):
+        """Set record i aside, dead (`why` a record flag, `text` what to log) or parked
+        (why 0): blame.py, loaded only when a wake needs it."""
+        import blame
 
-    def _dead(self, buf, i, why, text, res):
-        if text and not res.logged >> why & 1:
-            res.logged |= 1 << why
-            self.log.warn("reading set aside in dead letters (%s): %s (more alike are counted, "
-                          "not logged)" % (_WHY[why], text))
-        self.spool.dead_letter(buf, i, why)
-        res.dead += 1
-
-
-_WHY = {REJECTED: "rejected", CORRUPT: "corrupt", UNSENDABLE: "unsendable", UNDATED: "undated"}
+        blame.aside(self, buf, i, why, text, res)
 
 
 def _dated(t, aux):

@@ -68,7 +68,7 @@ def test_single_reading(server):
 def test_bulk_readings(server):
     out = run_api(server, (
         "items = [(sensocan.BULK_PREFIX, v, T + 900 * i) for i, v in enumerate((22.1, 22.4, 22.8))]\n"
-        "show(api.send_bulk(%r, items, 3.6))\n") % SENSORS[1]["uuid"])
+        "show(api.send(sensocan.BULK, %r, items, 3.6))\n") % SENSORS[1]["uuid"])
     assert out == ["stored 201 'Successfully stored 3 readings.' 3 999 None True []"]
     assert json.loads(last_body(server)) == {"data": [
         {"value": 22.1, "timestamp": "2026-11-27T03:43:20Z"},
@@ -79,9 +79,9 @@ def test_bulk_readings(server):
 
 def test_batch_by_slug_and_uuid_without_timestamp(server):
     out = run_api(server, (
-        "show(api.send_batch([(sensocan.item_prefix('temp_01'), 25.5, T),\n"
-        "                     (sensocan.item_prefix(None, %r), 60.2, None),\n"
-        "                     (sensocan.item_prefix('soil'), -0.000123456789, T)]))\n")
+        "show(api.send(sensocan.BATCH, None, [(sensocan.item_prefix('temp_01'), 25.5, T),\n"
+        "                      (sensocan.item_prefix(None, %r), 60.2, None),\n"
+        "                      (sensocan.item_prefix('soil'), -0.000123456789, T)]))\n")
         % SENSORS[1]["uuid"])
     assert out == ["stored 201 'Successfully processed 3 readings.' 3 999 None True []"]
     assert last_body(server) == (
@@ -97,7 +97,7 @@ def test_nan_and_infinity_are_refused_before_sending(server):
     out = run_api(server, (
         "for v in (float('nan'), float('inf'), -float('inf')):\n"
         "    try:\n"
-        "        api.send_bulk(%r, [(sensocan.BULK_PREFIX, v, T)])\n"
+        "        api.send(sensocan.BULK, %r, [(sensocan.BULK_PREFIX, v, T)])\n"
         "        print('REPLY accepted')\n"
         "    except ValueError as e:\n"
         "        print('REPLY refused', e)\n"
@@ -124,7 +124,7 @@ def test_reply_classes(server):
     assert run_api(server, "show(api.single(%r, 1.0, T))" % ("0" * 8 + SENSORS[0]["uuid"][8:])) == [
         "not_found 404 'Sensor not found.' None 997 None True []"]
     assert run_api(server, (
-        "show(api.send_batch([(sensocan.item_prefix(None, %r), 1.0, T)], 99.5))\n") % s) == ["stored 201 'Successfully processed 1 readings.' 1 996 None True []"]
+        "show(api.send(sensocan.BATCH, None, [(sensocan.item_prefix(None, %r), 1.0, T)], 99.5))\n") % s) == ["stored 201 'Successfully processed 1 readings.' 1 996 None True []"]
     server.faults.add(action="reply", status=422, times=1, body={
         "message": "Validation failed.", "errors": {"battery_voltage": ["out of range"]}})
     assert run_api(server, "show(api.single(%r, 1.0, T, battery=3.7))" % s) == [
@@ -151,8 +151,8 @@ def test_reply_classes(server):
 
 def test_validation_errors_name_the_items(server):
     out = run_api(server, (
-        "r = api.send_batch([(sensocan.item_prefix('temp_01'), 1.0, T),\n"
-        "                    (sensocan.item_prefix('no_such_slug'), 2.0, T)])\n"
+        "r = api.send(sensocan.BATCH, None, [(sensocan.item_prefix('temp_01'), 1.0, T),\n"
+        "                     (sensocan.item_prefix('no_such_slug'), 2.0, T)])\n"
         "show(r)\n"
         "print('REPLY', r.scan.detail)\n"))
     assert out[0].startswith("invalid 422 'Validation failed.'")

@@ -34,8 +34,6 @@ KNOWN = {
         "inferred: a class attribute declared None and set to an int",
     ("lib/sensocan.py", "reportAttributeAccessIssue", '"retry_after"'):
         "inferred: a class attribute declared None and set to an int",
-    ("lib/uplink.py", "reportCallIssue", '"__getitem__"'):
-        "inferred: a slice bound that is None on another path",
 }
 # A probe of what the check must catch (and what it must let through: CPython has no
 # time.sleep_ms, no machine); its errors are on the lines marked "error".

@@ -132,3 +132,22 @@ def test_dump_shows_parked_readings_by_sensor(tmp_path):
                         out=lines.append)
     at = lines.index("parked (their sensor unknown to the server at the last try): 1 reading")
     assert parked == 1 and lines[at + 1].split() == ["ghost", "1"]
+
+
+def test_the_record_module_reads_and_writes_the_documented_format_under_cpython():
+    """tools/spool_dump.py imports lib/record.py: on CPython it packs and reads records
+    exactly as docs/spool.md's table says (little-endian, CRC-32 of bytes 0-11)."""
+    import struct
+    import zlib
+
+    rec = spool_dump.record
+    buf = bytearray(2 * rec.RECORD)
+    t = 60061400  # node seconds: 2026-11-27T03:43:20Z
+    rec.pack(buf, rec.RECORD, 3, rec.UNDATED, t, 21.5, 0x1234)
+    sensor, flags, aux, unix, value, crc = struct.unpack_from("<BBHIfI", buf, rec.RECORD)
+    assert (sensor, flags, aux, unix, value) == (3, 4, 0x1234, 1735689600 + t, 21.5)
+    assert crc == zlib.crc32(bytes(buf[16:28]))
+    assert rec.intact(buf, 1) and rec.unpack(buf, 1) == (3, 4, t, 21.5)
+    assert list(spool_dump.records(bytes(buf)))[1] == (3, 4, 1735689600 + t, 21.5, True)
+    buf[24] ^= 1  # a flipped bit in the value
+    assert not rec.intact(buf, 1) and rec.unpack(buf, 1) is None

@@ -12,20 +12,25 @@ for a wrong argument.
 import collections
 import json
 import shutil
-import struct
 import sys
 import tempfile
 import time
-import zlib
+import types
 from pathlib import Path
 
 from tools import cli
 from tools.dev import unixport
 
-RECORD = 16
-REASONS = {1: "rejected", 2: "corrupt", 3: "unsendable",
-           4: "undated (the time shown is an unset RTC's: its boot session never synced)",
-           255: "tombstone"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))  # for lib/
+import clock  # noqa: E402  (node seconds, as records hold them, to Unix seconds)
+import record  # noqa: E402  (the spool's record and state formats, as the node writes them)
+import spoolstate  # noqa: E402
+
+REASONS = {record.REJECTED: "rejected", record.CORRUPT: "corrupt",
+           record.UNSENDABLE: "unsendable",
+           record.UNDATED: "undated (the time shown is an unset RTC's: its boot session never synced)",
+           record.LOST: "tombstone"}
 
 # Runs on the unix port: copies what it can read and says, one tagged line each, what
 # it cannot (a damaged flash is when this tool is needed most).
@@ -94,10 +99,10 @@ def extract(image, dest, warn=None):
 
 
 def records(raw):
-    """(sensor, flags, time, value, crc ok) for each whole record of `raw`."""
-    for off in range(0, len(raw) - RECORD + 1, RECORD):
-        sensor, flags, _, t, value, crc = struct.unpack_from("<BBHIfI", raw, off)
-        yield sensor, flags, t, value, zlib.crc32(raw[off:off + 12]) == crc
+    """(sensor, flags, Unix time, value, crc ok) for each whole record of `raw`."""
+    for i in range(len(raw) // record.RECORD):
+        yield (record.sensor(raw, i), record.flags(raw, i), record.time_of(raw, i) + clock.EPOCH,
+               record.value(raw, i), record.intact(raw, i))
 
 
 def iso(t):
@@ -118,14 +123,10 @@ def describe(data, show_records=False, out=print):
             return "#%d" % n
 
     cursor, counters = None, {}
-    try:
-        raw = (spool / "state").read_bytes()
-        v = struct.unpack("<IIIIIII", raw)
-        if v[0] == 0x53504C31 and zlib.crc32(raw[:24]) == v[6]:
-            cursor = v[1]
-            counters = {"dropped": v[3], "dead letters": v[4], "lost": v[5]}
-    except (OSError, struct.error):
-        pass
+    state = spoolstate.read(str(spool / "state"))
+    if state:
+        cursor = state[0]
+        counters = {"dropped": state[2], "dead letters": state[3], "lost": state[4]}
     out("state: %s" % ("cursor %d, %s" % (cursor, ", ".join(
         "%s %d" % kv for kv in counters.items())) if cursor is not None else "missing or corrupt"))
     waiting = []

@@ -2,10 +2,15 @@
 # counts every file it writes.
 import os
 
+import aside
 import atomic
 import flashfs
+import lost
+import progress
 import spool
-from spool import RECORD, Spool
+import spoolstate
+from record import RECORD
+from spool import Spool
 
 ROOT = "/flash/data/spool"
 _opened = [0]
@@ -19,8 +24,9 @@ def _counting_open(path, mode="r", *args):
     return _open(path, mode, *args)
 
 
-# the modules' global: every open() in spool.py, and in the atomic writes it makes, goes through it
-spool.open = atomic.open = _counting_open
+# the modules' global: every open() of the spool (spool.py and the files beside its queue) and
+# of the atomic writes it makes goes through it
+spool.open = spoolstate.open = aside.open = lost.open = progress.open = atomic.open = _counting_open
 
 
 def fill(sp, first, n, per_commit):

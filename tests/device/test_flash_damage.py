@@ -8,7 +8,8 @@ import os
 import struct
 
 import flashfs
-from spool import LOST, RECORD, Spool, intact, unpack
+from record import LOST, RECORD, intact, unpack
+from spool import Spool
 from test_spool import ROOT, Log, fill
 
 BLOCKS = 64

@@ -4,8 +4,10 @@ import os
 
 import flashfs
 import log
+import record
 import spool
-from spool import RECORD, Spool
+from record import RECORD
+from spool import Spool
 from test_spool import ROOT, same
 
 DATA = "/flash/data"
@@ -133,7 +135,7 @@ def test_readings_set_aside_on_a_full_flash_are_counted():
     buf = bytearray(RECORD)
     assert sp.read(0, buf) == 1
     for _ in range(20):  # the upload goes on: nothing raises, every reading is counted
-        sp.dead_letter(buf, 0, spool.REJECTED)
+        sp.dead_letter(buf, 0, record.REJECTED)
         sp.park(buf, 0)
     assert sp.dead + sp.parked() == 40 and sp.dead > 20  # some parked, the rest dead
     refused = [line for line in logged() if " cannot keep readings aside (flash full)" in line]

@@ -10,8 +10,9 @@ import micropython
 import clock
 import crc32
 import jsonnum
+import record
 import spool
-from spool import RECORD
+from record import RECORD
 
 
 def locked(fn):
@@ -71,12 +72,12 @@ def test_float32_text_allocates_nothing():
 def test_node_seconds_round_trip_through_a_records_unix_seconds():
     buf = bytearray(RECORD)
     for t in (0, 1, 60061400, 0x3FFFFFFF, -1, 946684800 - clock.EPOCH, 86399 - clock.EPOCH):
-        spool._pack(buf, 0, 3, 0, t, 1.5, 0x1234)
+        record.pack(buf, 0, 3, 0, t, 1.5, 0x1234)
         unix = struct.unpack_from("<I", buf, 4)[0]  # what host tools read
         assert unix == t + clock.EPOCH, t
-        assert spool.time_of(buf, 0) == t and spool.aux(buf, 0) == 0x1234
-        assert spool.unpack(buf, 0) == (3, 0, t, 1.5)
-    spool._pack(buf, 0, 3, 0, -clock.EPOCH - 5, 1.5)  # before 1970: no clock says that
+        assert record.time_of(buf, 0) == t and record.aux(buf, 0) == 0x1234
+        assert record.unpack(buf, 0) == (3, 0, t, 1.5)
+    record.pack(buf, 0, 3, 0, -clock.EPOCH - 5, 1.5)  # before 1970: no clock says that
     assert struct.unpack_from("<I", buf, 4)[0] == 0
 
 
@@ -84,12 +85,12 @@ def test_packing_and_checking_a_record_allocate_nothing():
     buf = bytearray(2 * RECORD)
 
     def pack_and_check():
-        spool._pack(buf, RECORD, 200, 0, 60061400, 21.5, 7)
-        return spool.intact(buf, 1) and spool.time_of(buf, 1) + spool.aux(buf, 1)
+        record.pack(buf, RECORD, 200, 0, 60061400, 21.5, 7)
+        return record.intact(buf, 1) and record.time_of(buf, 1) + record.aux(buf, 1)
 
     assert locked(pack_and_check) == 60061407
     buf[RECORD + 9] ^= 0x10
-    assert not spool.intact(buf, 1)
+    assert not record.intact(buf, 1)
 
 
 def test_times_past_2059_and_to_2106_still_round_trip_through_a_record():
@@ -97,9 +98,9 @@ def test_times_past_2059_and_to_2106_still_round_trip_through_a_record():
     the last second a record's u32 holds (2106-02-07)."""
     buf = bytearray(RECORD)
     for t in (0x40000000, 0x40000005, 0x7FFFFFFF, 0xFFFFFFFF - clock.EPOCH):
-        spool._pack(buf, 0, 1, 0, t, 2.5)
+        record.pack(buf, 0, 1, 0, t, 2.5)
         assert struct.unpack_from("<I", buf, 4)[0] == t + clock.EPOCH
-        assert spool.time_of(buf, 0) == t and spool.intact(buf, 0)
+        assert record.time_of(buf, 0) == t and record.intact(buf, 0)
     assert clock.iso(0x40000005) == "2059-01-10T13:37:09Z"
     assert clock.iso(0xFFFFFFFF - clock.EPOCH) == "2106-02-07T06:28:15Z"
 
@@ -126,7 +127,7 @@ def test_a_spool_whose_indices_cross_2_30_keeps_every_reading_in_order():
     got = []
     while sp.pending():
         n = sp.read(0, buf)
-        got += [spool.unpack(buf, i)[3] for i in range(n)]
+        got += [record.unpack(buf, i)[3] for i in range(n)]
         sp.ack(n)
     assert got == [float(i) for i in range(100)] and sp.lost == 0
     assert spool.Spool(root).pending() == 0

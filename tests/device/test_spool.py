@@ -6,7 +6,8 @@ import micropython
 
 import flashfs
 import spool
-from spool import RECORD, Spool, unpack
+from record import CORRUPT, LOST, RECORD, REJECTED, UNSENDABLE, unpack
+from spool import Spool
 
 ROOT = "/flash/data/spool"
 
@@ -88,7 +89,7 @@ def test_reopen_recovers_position_and_counters():
     sp = Spool(ROOT)
     fill(sp, 0, 500)
     sp.ack(123)
-    sp.dead_letter(bytearray(RECORD), 0, spool.CORRUPT)
+    sp.dead_letter(bytearray(RECORD), 0, CORRUPT)
     sp.ack(0)
     flashfs.remount()
     sp = Spool(ROOT)
@@ -154,7 +155,7 @@ def tombstoned(sp):
     out = []
     while sp.read(len(out), buf):
         _, flags, _, v = unpack(buf, 0)
-        out.append(None if flags == spool.LOST else int(v))
+        out.append(None if flags == LOST else int(v))
     return out
 
 
@@ -221,15 +222,15 @@ def test_dead_letters_are_kept_marked_and_rotate():
     sp.read(0, buf)
     buf[RECORD + 5] ^= 0xFF  # corrupt record 1
     assert unpack(buf, 1) is None
-    sp.dead_letter(buf, 0, spool.REJECTED)
-    sp.dead_letter(buf, 1, spool.CORRUPT)
+    sp.dead_letter(buf, 0, REJECTED)
+    sp.dead_letter(buf, 1, CORRUPT)
     sp.ack(3)
     dead = open(ROOT + "/dead", "rb").read()
-    assert unpack(dead, 0) == (0, spool.REJECTED, 1000000000, 0.0)
+    assert unpack(dead, 0) == (0, REJECTED, 1000000000, 0.0)
     assert dead[RECORD:] == bytes(buf[RECORD : 2 * RECORD])  # byte for byte
     assert sp.dead == 2
     for _ in range(1030):
-        sp.dead_letter(buf, 2, spool.UNSENDABLE)
+        sp.dead_letter(buf, 2, UNSENDABLE)
     assert os.stat(ROOT + "/dead.1")[6] >= 16384 and sp.dead == 1032
 
 

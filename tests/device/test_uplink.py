@@ -2,6 +2,8 @@
 import gc
 
 import clock
+import progress
+import record
 import sensocan
 import spool as spool_mod
 from spool import Spool
@@ -95,7 +97,7 @@ def test_a_resumed_window_never_resends_an_acknowledged_request():
 def test_progress_shifts_when_the_oldest_readings_are_dropped():
     sp, http, up, _ = setup(15, [ok(5), (503, {}, {"message": "busy"})], chunk=6)
     up.drain()
-    done = bytearray(spool_mod.WINDOW_MAX // 8)
+    done = bytearray(progress.WINDOW_MAX // 8)
     # sensor a's readings, at positions 0, 3, 6, 9 and 12, are done
     assert sp.progress(done) == 15 and done[:2] == bytearray((0b01001001, 0b00010010))
     sp.ack(3)  # as if the three oldest had been dropped to make room: 0, 3, 6 and 9 now
@@ -133,7 +135,7 @@ def test_readings_from_before_the_clock_was_set_are_dated_or_set_aside():
         "2026-11-27T03:43:23Z"]
     assert res.acked == 4 and res.dead == 2 and sp.pending() == 0
     dead = bytearray(open(TMP + "/undated/dead", "rb").read())
-    assert spool_mod.unpack(dead, 0)[1] == spool_mod.UNDATED
+    assert record.unpack(dead, 0)[1] == record.UNDATED
 
 
 def test_memory_does_not_grow_with_the_chunk():
@@ -187,10 +189,11 @@ class Peak(sensocan.Writer):
 
 
 def test_the_body_writers_per_reading_path_allocates_nothing():
-    """Every item of a request goes from its record to JSON through Uplink._emit and
-    Body.item: with the heap locked, a whole block of records (batch and bulk items,
-    dated by a boot session) is written; and a request of 32 readings leaves the same
-    garbage as one of 1 (what a request costs does not grow with its readings)."""
+    """Every item of a request goes from its record to JSON as the body pulls it from
+    the window (Window.items, Body.reading, Body.item): with the heap locked, a whole
+    block of records (batch and bulk items, dated by a boot session) is pulled and
+    written; and a request of 32 readings leaves the same garbage as one of 1 (what a
+    request costs does not grow with its readings)."""
     import micropython
     from uplink import Result
 
@@ -203,34 +206,46 @@ def test_the_body_writers_per_reading_path_allocates_nothing():
         return t if t >= 0 else t + offsets[aux] if aux in offsets else None
 
     up = Uplink(sensocan.Api(None, "dev", "tok"), sp, UUIDS[:2], 100, Log(), date)
-    up._plan(Result(10))
-    body = sensocan.Body(up._source)
+    reqs = up._plan(Result(10))
+    assert [(r.endpoint, r.count) for r in reqs] == [(sensocan.BATCH, 40)]  # one batch
+    win = up.win
+    batch, bulk = sensocan.Body(win, prefixes=up.prefixes), sensocan.Body(win)
     w = sensocan.Writer()
-    assert sp.read(0, up.rbuf) == 32
-    up.base = 0
 
-    def block():
-        for i in range(32):
-            up._emit(body, w, i, up.prefixes)  # batch items
-            up._emit(body, w, i, None)  # bulk items
+    def start():
+        win.begin(reqs[0], False)
+        it = iter(win)
+        return it, next(it)  # the first block read from flash (opening a file allocates)
 
-    block()
+    _pull(batch, bulk, w, win, *start())
+    it, i = start()
     gc.collect()
     micropython.heap_lock()
     try:
-        block()
+        _pull(batch, bulk, w, win, it, i)
     finally:
         micropython.heap_unlock()
-    assert w.n > 64 * 40
+    assert w.n > 62 * 40 and batch.items == bulk.items == 62
     garbage = []
     for hi in (1, 32):
-        up.req = (0, 0, hi)
-        len(body)  # warm up
+        win.begin(reqs[0].part(0, hi), False)
+        body = sensocan.Body(win, prefixes=up.prefixes)
+        body.write_to(sensocan.Writer())  # warm up
+        w = sensocan.Writer()
         gc.collect()
         gc.disable()
         before = gc.mem_alloc()
-        n = len(body)
+        body.write_to(w)
         garbage.append(gc.mem_alloc() - before)
         gc.enable()
-        assert n > 40 * body.items and body.items == hi  # one batch of both sensors
+        assert w.n > 40 * body.items and body.items == hi  # one batch of both sensors
     assert garbage[0] == garbage[1], garbage
+
+
+def _pull(batch, bulk, w, win, it, i):
+    """Reading i and the next 30 of a block as batch and bulk items (not a closure:
+    calling one with this many variables allocates)."""
+    for _ in range(31):
+        batch.reading(w, win, i)
+        bulk.reading(w, win, i)
+        i = next(it)

@@ -2,6 +2,7 @@
 import gc
 
 import httpc
+import record
 import sensocan
 import spool as spool_mod
 from spool import Spool
@@ -22,7 +23,7 @@ def test_422_items_go_to_dead_letters_and_the_rest_is_resent():
     assert sp.pending() == 0 and sp.dead == 2
     assert any("data.1.value" in line or "data.4.timestamp" in line for line in log.lines)
     dead = bytearray(open(TMP + "/spool/dead", "rb").read())
-    assert [spool_mod.unpack(dead, i)[3] for i in range(2)] == [1.0, 4.0]
+    assert [record.unpack(dead, i)[3] for i in range(2)] == [1.0, 4.0]
 
 
 def test_422_without_item_index_bisects_to_the_culprit():

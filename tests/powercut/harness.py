@@ -22,6 +22,7 @@ import vfs
 import httpc
 import log
 import sensocan
+import record
 import spool as spool_mod
 from flashdev import PowerCut
 
@@ -278,8 +279,8 @@ def dead_letters():
             raw = open(DATA + "/spool" + name, "rb").read()
         except OSError:
             continue
-        for i in range(len(raw) // spool_mod.RECORD):
-            rec = spool_mod.unpack(raw, i)
+        for i in range(len(raw) // record.RECORD):
+            rec = record.unpack(raw, i)
             if rec:
                 out.append(int(rec[3]))
     return out

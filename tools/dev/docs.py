@@ -366,7 +366,7 @@ def _make_config(s):
 # unix port): three wakes of three sensors a minute apart, the first wake uploaded with
 # its soil_moisture reading rejected by the server (a dead letter), two wakes waiting.
 _SPOOL = """
-import clock, sensortable, spool
+import clock, record, sensortable, spool
 _, n = sensortable.load(%(dir)r + "/sensors.json",
                         [("air_temp", None), ("air_humidity", None), ("soil_moisture", None)])
 s = spool.Spool(%(dir)r + "/spool", 1000)
@@ -374,9 +374,9 @@ for k, row in enumerate(((21.5, 48.25, 31.0), (21.625, 48.5, 30.75), (21.75, 48.
     for i, v in enumerate(row):
         s.append(n[i], %(t)d - clock.EPOCH + 60 * k, v)
     s.commit()
-buf = bytearray(3 * spool.RECORD)
+buf = bytearray(3 * record.RECORD)
 s.read(0, buf)
-s.dead_letter(buf, 2, spool.REJECTED)
+s.dead_letter(buf, 2, record.REJECTED)
 s.ack(3)
 """
 

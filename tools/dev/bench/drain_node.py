@@ -13,7 +13,8 @@ import flashdev
 import vfs
 
 import clock
-from spool import RECORD, Spool, unpack
+from record import RECORD, unpack
+from spool import Spool
 
 mode, image, scratch, url, ca_path, device, token, uuids = sys.argv[1:9]
 uuids = uuids.split(",")
