@@ -16,13 +16,6 @@ MAX_LINES = 400
 MICROPYTHON_SCRIPTS = {"tools/dev/bench/spool_fill.py", "tools/dev/bench/spool_flash.py",
                        "tools/dev/bench/spool_heap.py", "tools/dev/bench/drain_node.py"}
 SHIM = "tools.devicelib"
-# Offenders that issue 13's other parts remove (rule, file, what): the lead empties this
-# at the merge. An entry that no longer offends fails test_pending_offenders_still_offend.
-PENDING_ISSUE_13 = {
-    ("lines", "lib/spool.py", MAX_LINES),
-    ("lines", "lib/uplink.py", MAX_LINES),
-}
-
 pytestmark = pytest.mark.host  # make test-32bit leaves it out
 
 
@@ -71,11 +64,6 @@ DEVICE = (FIRMWARE | module_names(ROOT / "lib") | module_names(ROOT / "boards/un
           | module_names(ROOT / "boards/esp32") | {"_boot"})
 
 
-def offences(rule, found):
-    """`found` less the entries PENDING_ISSUE_13 waits for."""
-    return sorted(f for f in found if (rule, f[0], f[-1]) not in PENDING_ISSUE_13)
-
-
 def test_the_module_name_sets_are_what_the_rules_mean():
     """A rule over an empty or wrong set would pass whatever the code did."""
     assert {"node", "sampler", "boot", "main"} <= FIRMWARE
@@ -98,7 +86,7 @@ def test_firmware_and_lib_neither_import_nor_name_a_unix_board_module():
     for p in sources("firmware", "lib"):
         found |= {(rel(p), top(n)) for _, n in imports(p) if top(n) in UNIX_ONLY}
         found |= {(rel(p), s) for s in strings(p) if s in UNIX_ONLY}
-    assert offences("unix module", found) == []
+    assert not found, sorted(found)
 
 
 def test_lib_does_not_import_firmware():
@@ -139,17 +127,7 @@ def test_tools_reach_device_modules_only_through_the_shim():
 def test_no_device_module_is_over_400_lines():
     found = {(rel(p), MAX_LINES) for p in sources(*DEVICE_DIRS)
              if len(p.read_text().splitlines()) > MAX_LINES}
-    assert offences("lines", found) == []
-
-
-def test_pending_offenders_still_offend():
-    """PENDING_ISSUE_13 only shrinks: an entry fixed is an entry to remove."""
-    for rule, name, what in sorted(PENDING_ISSUE_13, key=str):
-        path = ROOT / name
-        if rule == "lines":
-            assert len(path.read_text().splitlines()) > what, (rule, name)
-        else:
-            assert what in strings(path) | {top(n) for _, n in imports(path)}, (rule, name, what)
+    assert not found, sorted(found)
 
 
 def doc_modules():

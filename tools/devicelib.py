@@ -8,6 +8,7 @@ It is the only way tools/ reaches device modules (tests/test_architecture.py che
 """
 
 import sys
+import types
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -15,3 +16,5 @@ LIB = str(_ROOT / "lib")
 for _path in (str(_ROOT / "boards" / "esp32"), LIB):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+# micropython.const() as CPython sees it: the value itself (lib/record.py, lib/clock.py)
+sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))

@@ -15,14 +15,11 @@ import shutil
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
-from tools import cli
+from tools import cli, devicelib  # noqa: F401  (devicelib: lib/ on sys.path)
 from tools.dev import unixport
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-sys.modules.setdefault("micropython", types.SimpleNamespace(const=lambda x: x))  # for lib/
 import clock  # noqa: E402  (node seconds, as records hold them, to Unix seconds)
 import record  # noqa: E402  (the spool's record and state formats, as the node writes them)
 import spoolstate  # noqa: E402
