@@ -10,7 +10,7 @@ import json
 
 import atomic
 
-_MAX = 255
+_MAX = 255  # a record names its sensor in one byte (lib/record.py)
 
 
 def load(path, sensors):

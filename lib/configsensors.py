@@ -19,9 +19,9 @@ BUDGET = 1000
 WEIGHT = 25  # a sensor
 WEIGHT_POINT = 5  # a point of its table
 NAME_CHARS = 6  # characters of its slug and uuid that weigh one more
-# The config's limit. The spool's is apart: a record names its sensor in one byte, 0xFF
-# marking a lost record (spool.LOST), so firmware/sensortable.py keeps up to 255
-# identities, removed sensors' among them.
+# The config's limit, from the heap. The spool's is apart: a record names its sensor in
+# one byte, so firmware/sensortable.py keeps up to 255 identities, removed sensors' among
+# them.
 MAX_SENSORS = BUDGET // WEIGHT
 
 # node health figures that can be sent as readings (config "health": {figure: slug})

@@ -21,6 +21,7 @@ import clock
 import httpc
 import jsonnum
 import record
+from number import finite  # JSON carries no NaN or infinity
 from replyscan import Scan
 
 STORED = "stored"
@@ -123,11 +124,6 @@ class Reply:
         self.scan = scan
         self.resent = False
         self.count = self.retry_after = self.remaining = None
-
-
-def finite(v):
-    """JSON cannot carry NaN or infinity; such values are refused before sending."""
-    return (type(v) is float or type(v) is int) and v == v and v - v == 0
 
 
 def item_prefix(slug=None, uuid=None):
