@@ -1,5 +1,6 @@
-# Runs first after every reset: decide whether the node may run (see safemode.py).
+# Runs first after every reset: pick the code set (otaboot.py: field updates), then
+# decide whether the node may run (safemode.py).
 import board
-import safemode
+import otaboot
 
-safemode.check(board)
+otaboot.start(board)

@@ -12,5 +12,7 @@ else:
         node.run(board, safemode.config)
     except Exception as e:  # noqa: BLE001 - the guard must catch everything
         import crash
+        import otaboot
 
+        otaboot.failed(board, e)
         crash.handle(board, e)

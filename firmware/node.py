@@ -14,6 +14,7 @@ from micropython import const
 import backoff
 import clock
 import log
+import otaboot
 from rtcstate import UNSET, RtcState
 from spool import Spool
 
@@ -183,6 +184,7 @@ class Node:
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
                                 date, self.wdt.feed).drain(battery, up["max_requests"], until)
             self._low_heap()
+            __import__("updater").check(self, now, res, http, until)
         finally:
             if http:
                 fig["tls_handshakes"] = http.handshakes
@@ -349,6 +351,7 @@ class Node:
         wake = min(st.next_sample, max(st.next_upload, st.retry_at))
         fig["sleep"] = sleep = max(1, wake - board.now())
         parts.append("sleep %d s" % sleep)
+        otaboot.figures(fig, parts)
         log.info("cycle %d: %s" % (st.cycle, ", ".join(parts)))
         board.report(fig)
         return sleep
@@ -368,4 +371,5 @@ def run(board, cfg):
     sleep = Node(board, cfg, st).cycle()
     st.crashes = 0
     st.save(board)
+    otaboot.woke(board)
     board.deepsleep(sleep * 1000)

@@ -57,7 +57,7 @@ BOARDS = ("esp32", "unix")
 # node health figures that can be sent as readings (config "health": {figure: slug})
 HEALTH = ("spool_depth", "dropped", "dead_letters", "http_status", "reset_cause",
           "min_free_heap", "rssi", "wifi_connect_ms", "tls_handshakes", "unsure",
-          "awake_ms", "radio_ms", "bytes_sent", "flash_writes")
+          "awake_ms", "radio_ms", "bytes_sent", "flash_writes", "version", "update", "rollbacks")
 _MAX_BANDS = 8
 
 
@@ -321,11 +321,12 @@ def validate(raw, base_dir="", files=False):
     cfg["health"] = _health(c, raw, cfg["sensors"])
     cfg["power_bands"] = _power_bands(c, raw, cfg["upload_interval_s"], cfg["battery"])
     _pins(c, raw, cfg)
+    cfg["update"] = __import__("updateconfig").check(c, raw, base_dir)
     cfg["warnings"] = c.warnings
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
                     "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",
                     "health", "board_model", "pins", "power", "i2c", "adc_cal",
-                    "power_bands"), "")
+                    "power_bands", "update"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg

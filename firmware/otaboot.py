@@ -1,0 +1,188 @@
+"""The boot part of field updates (docs/updates.md): which code set runs, a new set's
+trial, and its rollback.
+
+Never updated itself, and it imports nothing from a code set before choosing one: it
+must still work when a release is broken. The pointer, ota/boot.json, is replaced whole
+(tmp then rename), so a power cut leaves the old choice or the new one.
+"""
+
+import json
+import os
+import sys
+
+from micropython import const
+
+_FAILED_BOOTS = const(2)  # one less than safemode.CRASH_LOOP: the rollback comes first
+_REFUSED_KEPT = const(8)
+_KEEP = ("board", "otaboot")  # the boot part, imported before the set is chosen
+
+state = {}  # the pointer: {"cur": set, "prev": set, "trial": [boots, wakes, most], ...}
+config0 = None  # config.json's own path (board.CONFIG_PATH may name a patched copy)
+booted = None  # (version, on trial) this boot runs, None with no pointer: `state` may change
+_path0 = None
+
+
+def root(board):
+    return board.FLASH + "/ota"
+
+
+def version():
+    """The running set's version; "0.0.0" for the set `make deploy` wrote."""
+    return (state.get("cur") or {}).get("version") or "0.0.0"
+
+
+def load(board):
+    try:
+        with open(root(board) + "/boot.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def save(board, st):
+    path = root(board) + "/boot.json"
+    with open(path + ".tmp", "w") as f:
+        json.dump(st, f)
+    os.rename(path + ".tmp", path)
+
+
+def start(board):
+    """Choose the set (rolling back a trial that failed), then run safe mode's check
+    with it; a set that cannot get that far on trial is rolled back at once."""
+    global state
+    state = st = load(board)
+    trial = st.get("trial")
+    if trial:
+        boots, wakes, most = trial
+        if boots - wakes >= _FAILED_BOOTS:
+            _rollback(board, "crash loop: %d boots did not finish a wake%s"
+                      % (boots - wakes, (" (" + st["error"] + ")") if st.get("error") else ""))
+        elif wakes >= most:
+            _rollback(board, "not confirmed: no upload stored in %d wakes" % wakes)
+        else:
+            trial[0] += 1
+            save(board, st)
+    while True:
+        _use(board, st.get("cur"))
+        try:
+            import safemode
+
+            safemode.check(board)
+            if not (st.get("trial") and safemode.reasons):
+                break
+            why = "safe mode: " + safemode.reasons[0]
+        except Exception as e:  # noqa: BLE001 - a set that fails to boot is rolled back
+            if not st.get("trial"):
+                raise
+            why = "failed to boot: %s: %s" % (type(e).__name__, e)
+        _rollback(board, why)
+    global booted
+    booted = (version(), bool(st.get("trial"))) if st else None
+    if st.get("news"):
+        _log(board, st.pop("news"))
+        save(board, st)
+
+
+def _use(board, cur):
+    """Put the set `cur` (None: the deploy's own) first on sys.path; modules already
+    loaded from another set are dropped."""
+    global _path0, config0
+    if _path0 is None:
+        _path0, config0 = list(sys.path), board.CONFIG_PATH
+    board.CONFIG_PATH = config0
+    sys.path[:] = _path0
+    for name in list(sys.modules):
+        if name not in _KEEP and hasattr(sys.modules[name], "__file__"):
+            del sys.modules[name]
+    if not cur:
+        return
+    if cur.get("set"):
+        d = root(board) + "/" + cur["set"]
+        sys.path[:0] = [d, d + "/lib"]
+    conf = cur.get("config")
+    if conf and cur.get("base") == fingerprint(board.CONFIG_PATH):
+        board.CONFIG_PATH = conf  # config.json is still the one the settings patch was made from
+
+
+def fingerprint(path):
+    """[size, CRC-32] of a file, None when it cannot be read."""
+    import binascii
+
+    buf = bytearray(256)
+    crc = size = 0
+    try:
+        with open(path, "rb") as f:
+            while n := f.readinto(buf):
+                crc = binascii.crc32(memoryview(buf)[:n], crc)
+                size += n
+    except OSError:
+        return None
+    return [size, crc]
+
+
+def _rollback(board, why):
+    st = state
+    v = version()
+    st["refused"] = (st.get("refused") or [])[1 - _REFUSED_KEPT :] + [v]
+    st["rollbacks"] = st.get("rollbacks", 0) + 1
+    st["cur"], st["prev"], st["trial"] = st.get("prev"), None, None
+    st.pop("error", None)
+    st["code"] = 3  # updater.ROLLED_BACK
+    st["last"] = st["news"] = "rolled back %s to %s: %s" % (v, version(), why)
+    save(board, st)
+    try:
+        import rtcstate  # the crashes of the set left behind are not held against this one
+
+        r = rtcstate.RtcState.load(board)
+        r.crashes = 0
+        r.save(board)
+    except Exception:  # noqa: BLE001 - best effort: the rollback itself is done
+        pass
+
+
+def _log(board, line):
+    import log
+
+    log.setup(board.now, board.DATA_DIR + "/log.txt")
+    log.error("update: " + line)
+
+
+def woke(board):
+    """The end of a wake: count it on a trial."""
+    if state.get("trial"):
+        state["trial"][1] += 1
+        save(board, state)
+
+
+def failed(board, exc):
+    """The crash guard caught `exc`: keep it as the reason if this trial is rolled back."""
+    if state.get("trial"):
+        state["error"] = "%s: %s" % (type(exc).__name__, exc)
+        try:
+            save(board, state)
+        except OSError:  # the crash guard must go on to sleep
+            pass
+
+
+def confirm(board):
+    """An upload was stored with this set: the trial ends. True when one did."""
+    if not state.get("trial"):
+        return False
+    state["trial"] = None
+    state.pop("error", None)
+    state["last"] = "confirmed " + version()
+    save(board, state)
+    return True
+
+
+def figures(fig, parts):
+    """The running version (1.4.0 is 1004000), the last result (updater's codes) and the
+    rollbacks as figures, and the version in the cycle line; nothing on a node that never
+    updated."""
+    if not booted:
+        return
+    v, trial = booted
+    x, y, z = (int(n) for n in v.split("."))
+    fig.update(version=x * 1000000 + y * 1000 + z, rollbacks=state.get("rollbacks", 0),
+               update=state.get("code", 0))
+    parts.append("version %s%s" % (v, " on trial" if trial else ""))
