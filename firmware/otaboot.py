@@ -49,19 +49,9 @@ def save(board, st):
 def start(board):
     """Choose the set (rolling back a trial that failed), then run safe mode's check
     with it; a set that cannot get that far on trial is rolled back at once."""
-    global state
+    global state, booted
     state = st = load(board)
-    trial = st.get("trial")
-    if trial:
-        boots, wakes, most = trial
-        if boots - wakes >= _FAILED_BOOTS:
-            _rollback(board, "crash loop: %d boots did not finish a wake%s"
-                      % (boots - wakes, (" (" + st["error"] + ")") if st.get("error") else ""))
-        elif wakes >= most:
-            _rollback(board, "not confirmed: no upload stored in %d wakes" % wakes)
-        else:
-            trial[0] += 1
-            save(board, st)
+    _count_boot(board)
     while True:
         _use(board, st.get("cur"))
         try:
@@ -76,10 +66,27 @@ def start(board):
                 raise
             why = "failed to boot: %s: %s" % (type(e).__name__, e)
         _rollback(board, why)
-    global booted
     booted = (version(), bool(st.get("trial"))) if st else None
     if st.get("news"):
         _log(board, st.pop("news"))
+        save(board, st)
+
+
+def _count_boot(board):
+    """A boot on trial: roll back a set that crash-looped or was never confirmed, else
+    count this boot."""
+    st = state
+    trial = st.get("trial")
+    if not trial:
+        return
+    boots, wakes, most = trial
+    if boots - wakes >= _FAILED_BOOTS:
+        _rollback(board, "crash loop: %d boots did not finish a wake%s"
+                  % (boots - wakes, (" (" + st["error"] + ")") if st.get("error") else ""))
+    elif wakes >= most:
+        _rollback(board, "not confirmed: no upload stored in %d wakes" % wakes)
+    else:
+        trial[0] += 1
         save(board, st)
 
 

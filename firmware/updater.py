@@ -31,7 +31,7 @@ def check(node, now, res, http, until):
     board, st = node.board, otaboot.state
     up = node.cfg.get("update")
     if res.acked and otaboot.confirm(board):
-        _done(board, CONFIRMED, "confirmed %s: an upload was stored with it" % otaboot.version())
+        record(board, CONFIRMED, "confirmed %s: an upload was stored with it" % otaboot.version())
     if not up or st.get("trial") or now < st.get("next_check", 0):
         return
     st["next_check"] = now + up["check_interval_s"]
@@ -43,10 +43,11 @@ def check(node, now, res, http, until):
     finally:
         for name in _UNLOAD:
             sys.modules.pop(name, None)
-    _done(board, code, line)
+    record(board, code, line)
 
 
-def _done(board, code, line):
+def record(board, code, line):
+    """Keep the result in the pointer (with a staged set: the switch) and log it."""
     st = otaboot.state
     st["code"], st["last"] = code, line
     otaboot.save(board, st)
@@ -69,13 +70,12 @@ def _look(node, up, until):
                          deadline_ms=int(cfg["api"]["timeout_s"] * 3000))
     except ValueError as e:
         return REFUSED, "update.manifest_url: %s" % e
-    fig = node.figures
     try:
         return _fetch(node, c, name, until)
     except httpc.HTTPError as e:
         return FAILED, "%s: %s" % (up["manifest_url"], e)
     finally:
-        fig["update_bytes"] = c.bytes_received
+        node.figures["update_bytes"] = c.bytes_received
         c.close()
 
 
@@ -108,8 +108,13 @@ def _fetch(node, c, name, until):
     why = otamanifest.check(doc, otaboot.version(), otaboot.state.get("refused") or ())
     if why:
         return REFUSED, why
-    st = otaboot.state
-    cur = st.get("cur") or {}
+    return install(node, c, doc, until)
+
+
+def install(node, c, doc, until):
+    """Stage the checked release `doc` from the client `c` into the slot not running;
+    (code, line). With STAGED, otaboot.state is the switched pointer, for record()."""
+    cur = otaboot.state.get("cur") or {}
     slot = "b" if cur.get("set") == "a" else "a"
     new = {"set": slot, "version": doc["version"]}
     if doc.get("settings"):
@@ -179,7 +184,6 @@ def _stage(node, c, doc, new, until):
     why = s.room(need)
     if why:
         return REFUSED, why
-    fig = node.figures
     for f, how in plan:
         node.wdt.feed()
         if time.ticks_diff(until, time.ticks_ms()) <= 0:
@@ -190,7 +194,7 @@ def _stage(node, c, doc, new, until):
             why = _get(c, s, f)
         if why:
             return FAILED, why
-    fig.update(update_files=s.files)
+    node.figures["update_files"] = s.files
     new_st = dict(st)
     new_st.update(prev=st.get("cur"), cur=new, trial=[0, 0, node.cfg["update"]["max_wakes_unconfirmed"]])
     otaboot.state = new_st

@@ -1,0 +1,317 @@
+# Device tests (MicroPython): field updates below the network (docs/updates.md). The
+# manifest's rules, staging into a slot (only changed files downloaded, each verified),
+# the switch, the trial's accounting and its rollback, every bad input refused with no
+# change, and a power cut at every flash operation of staging and switch.
+import gc
+import hashlib
+import os
+from binascii import hexlify
+
+import flashdev
+import flashfs
+import otaboot
+import otamanifest
+import updater
+
+HEAP = "node"  # the updater runs in the upload phase of the node's wake
+TMP = os.getenv("TEST_TMP")
+RUN = TMP + "/run"  # the running set's root (the deploy's tree on a board)
+SLOT = "/flash/ota/a"
+
+
+class Board:
+    FLASH = "/flash"
+    DATA_DIR = "/flash/data"
+    CONFIG_PATH = TMP + "/config.json"
+
+    @staticmethod
+    def now():
+        return 60061400
+
+
+class Wdt:
+    def feed(self):
+        pass
+
+
+class Node:
+    def __init__(self):
+        self.board = Board
+        self.cfg = {"update": {"max_wakes_unconfirmed": 3}}
+        self.figures = {}
+        self.wdt = Wdt()
+
+
+class Reply:
+    def __init__(self, status, complete=True):
+        self.status = status
+        self.complete = complete
+
+
+class Server:
+    """httpc.Client's request() over a dict of path -> bytes; counts what it sent."""
+
+    def __init__(self, files):
+        self.files = files
+        self.got = []
+        self.bytes_received = 0
+
+    def request(self, method, path, body=None, headers=None, sink=None, deadline_ms=None):
+        data = self.files.get(path[1:])
+        if data is None:
+            return Reply(404)
+        self.got.append(path[1:])
+        for i in range(0, len(data), 100):  # in pieces, as httpc hands them over
+            sink(memoryview(data), i, min(i + 100, len(data)))
+        self.bytes_received += len(data)
+        return Reply(200)
+
+    def close(self):
+        pass
+
+
+def sha(data):
+    return hexlify(hashlib.sha256(data).digest()).decode()
+
+
+def write(path, data):
+    parts = path.split("/")
+    for i in range(2, len(parts)):
+        try:
+            os.mkdir("/".join(parts[:i]))
+        except OSError:
+            pass
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+# The running set: node.mpy and lib/a.mpy stay, lib/b.mpy changes, lib/d/c.mpy is new.
+OLD = {"node.mpy": b"N" * 700, "lib/a.mpy": b"A" * 1500, "lib/b.mpy": b"old b"}
+NEW = {"node.mpy": b"N" * 700, "lib/a.mpy": b"A" * 1500, "lib/b.mpy": b"new b" * 300,
+       "lib/d/c.mpy": b"C" * 1200}
+
+
+def release(files, version="1.1.0", **extra):
+    doc = {"version": version,
+           "files": [{"path": p, "sha256": sha(d), "size": len(d)} for p, d in files.items()]}
+    doc.update(extra)
+    return doc
+
+
+def setup(blocks=128, cut_after=None, fresh=True):
+    if fresh:
+        for p, d in OLD.items():
+            write(RUN + "/" + p, d)
+    dev = flashfs.mount(blocks=blocks, cut_after=cut_after, fresh=fresh)
+    if fresh:
+        os.mkdir("/flash/data")
+        write("/flash/data/spool.0", b"readings" * 64)  # must never change
+    otaboot.state = otaboot.load(Board)
+    updater._running = lambda: RUN
+    return dev
+
+
+def stage(server, doc):
+    code, line = updater.install(Node(), server, doc, 0x7FFFFFF)
+    updater.record(Board, code, line)
+    return code, line
+
+
+def whole(files):
+    """The slot holds exactly `files`, each with its content."""
+    for p, d in files.items():
+        if read(SLOT + "/" + p) != d:
+            return False
+    n = 0
+    for d in ("", "/lib", "/lib/d"):
+        n += sum(1 for e in os.ilistdir(SLOT + d) if e[1] == 0x8000)
+    return n == len(files)
+
+
+def test_manifest_rules():
+    good = release(NEW)
+    assert otamanifest.check(good, "1.0.0", ()) is None
+    assert "older" in otamanifest.check(good, "1.1.0", ())
+    assert "older" in otamanifest.check(good, "2.0.0", ())
+    assert otamanifest.check(release(NEW, downgrade=True), "2.0.0", ()) is None
+    assert "rolled back before" in otamanifest.check(good, "1.0.0", ("1.1.0",))
+    for doc, key in (
+        ([], "not an object"),
+        (release(NEW, version="1.1"), "x.y.z"),
+        (release(NEW, version="01.1.0"), "x.y.z"),
+        (release(NEW, extra=1), "unknown field"),
+        (release(NEW, downgrade="yes"), "downgrade"),
+        (release({}), "files"),
+        (release({"../x.mpy": b""}), "not allowed"),
+        (release({"/node.mpy": b""}), "not allowed"),
+        (release({"boot.py": b""}), "not allowed"),
+        (release({"main.py": b""}), "not allowed"),
+        (release({"board.mpy": b""}), "not allowed"),
+        (release({"otaboot.mpy": b""}), "not allowed"),
+        (release({"Node.mpy": b""}), "not allowed"),
+        (release({"node.py": b""}), "not allowed"),
+        (release(NEW, settings={"api": {"token": "x"}}), "may not travel"),
+        (release(NEW, settings={"wifi": {"password": "x"}}), "may not travel"),
+        (release(NEW, settings=[1]), "settings must be an object"),
+    ):
+        why = otamanifest.check(doc, "1.0.0", ())
+        assert why and key in why, (doc, why)
+    big = release(NEW)
+    big["files"][0]["size"] = otamanifest.MAX_FILE_BYTES + 1
+    assert "at most" in otamanifest.check(big, "1.0.0", ())
+    bad = release(NEW)
+    bad["files"][1]["sha256"] = "AB" * 32
+    assert "sha256" in otamanifest.check(bad, "1.0.0", ())
+    dup = release(NEW)
+    dup["files"].append(dict(dup["files"][0]))
+    assert "not allowed" in otamanifest.check(dup, "1.0.0", ())
+
+
+def test_only_changed_files_are_downloaded_and_the_switch_names_the_slot():
+    setup()
+    server = Server(NEW)
+    code, line = stage(server, release(NEW))
+    assert code == updater.STAGED, line
+    assert sorted(server.got) == ["lib/b.mpy", "lib/d/c.mpy"]  # the rest copied on flash
+    assert whole(NEW)
+    st = otaboot.load(Board)
+    assert st["cur"] == {"set": "a", "version": "1.1.0"} and st["prev"] is None
+    assert st["trial"] == [0, 0, 3] and st["code"] == updater.STAGED
+    assert read("/flash/data/spool.0") == b"readings" * 64
+
+
+def test_a_bad_file_is_refused_and_nothing_switches():
+    for served, key in (({"lib/b.mpy": b"new b" * 299 + b"xxxxx"}, "wrong SHA-256"),
+                        ({"lib/b.mpy": b"new b" * 301}, "bytes, the manifest says"),
+                        ({"lib/b.mpy": b"new b"}, "bytes, the manifest says"),
+                        ({}, "HTTP 404")):
+        setup()
+        files = dict(NEW)
+        files.update(served)
+        if not served:
+            del files["lib/b.mpy"]
+        code, line = stage(Server(files), release(NEW))
+        assert code == updater.FAILED and key in line, line
+        assert "cur" not in otaboot.load(Board)
+        assert not exists(SLOT + "/lib/b.mpy") and not exists(SLOT + "/lib/b.mpy.part")
+        flashfs.unmount()
+
+
+def test_not_enough_flash_is_refused_before_any_download():
+    setup(blocks=32)  # 128 KiB
+    server = Server(NEW)
+    doc = release(NEW)
+    doc["files"].append({"path": "lib/big.mpy", "sha256": "0" * 64,
+                         "size": otamanifest.MAX_FILE_BYTES})
+    code, line = stage(server, doc)
+    assert code == updater.REFUSED and "bytes free on flash" in line, line
+    assert server.got == [] and "cur" not in otaboot.load(Board)
+
+
+def test_staging_resumes_and_drops_what_the_release_does_not_list():
+    setup()
+    write(SLOT + "/lib/b.mpy", NEW["lib/b.mpy"])  # a staging cut short after this file
+    write(SLOT + "/lib/d/c.mpy.part", b"C" * 10)
+    write(SLOT + "/stale.mpy", b"gone")
+    server = Server(NEW)
+    assert stage(server, release(NEW))[0] == updater.STAGED
+    assert server.got == ["lib/d/c.mpy"] and whole(NEW)
+
+
+def test_trial_counts_boots_and_wakes_then_rolls_back_or_confirms():
+    setup()
+    stage(Server(NEW), release(NEW))
+    otaboot._count_boot(Board)  # boot 1
+    otaboot.woke(Board)
+    otaboot._count_boot(Board)  # boot 2: crashes
+    otaboot.failed(Board, ImportError("no module named 'x'"))
+    otaboot._count_boot(Board)  # boot 3: crashes again
+    assert otaboot.load(Board)["trial"] == [3, 1, 3]
+    otaboot._count_boot(Board)  # boot 4: two boots did not finish a wake
+    st = otaboot.load(Board)
+    assert st["cur"] is None and st["trial"] is None and st["refused"] == ["1.1.0"]
+    assert st["rollbacks"] == 1 and st["code"] == updater.ROLLED_BACK
+    assert "crash loop" in st["last"] and "no module named 'x'" in st["last"]
+    assert "rolled back before" in otamanifest.check(release(NEW), otaboot.version(),
+                                                     st["refused"])
+    # never confirmed: max_wakes_unconfirmed wakes end without a stored upload
+    st["refused"] = []
+    otaboot.save(Board, st)
+    otaboot.state = st
+    stage(Server(NEW), release(NEW, version="1.2.0"))
+    for _ in range(3):
+        otaboot._count_boot(Board)
+        otaboot.woke(Board)
+    otaboot._count_boot(Board)
+    st = otaboot.load(Board)
+    assert st["cur"] is None and "not confirmed" in st["last"] and st["rollbacks"] == 2
+    # confirmed: the trial ends, the set stays
+    otaboot.state = st
+    stage(Server(NEW), release(NEW, version="1.3.0"))
+    otaboot._count_boot(Board)
+    assert otaboot.confirm(Board) and not otaboot.confirm(Board)
+    st = otaboot.load(Board)
+    assert st["trial"] is None and st["cur"]["version"] == "1.3.0"
+    for _ in range(5):
+        otaboot._count_boot(Board)
+    assert otaboot.load(Board)["cur"]["version"] == "1.3.0"
+
+
+_COPY = bytearray(1024)
+
+
+def copy(src, dst):
+    gc.collect()
+    buf = _COPY
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        while n := f.readinto(buf):
+            g.write(buf, n)
+
+
+def _cut_sweep(step):
+    """Stage and switch, the power cut at every `step`th flash operation: after each cut
+    the pointer names the old set, or the new one whole; the spool file is untouched;
+    staging again completes."""
+    dev = setup()
+    flashfs.unmount()
+    copy(TMP + "/flash.img", TMP + "/pristine.img")
+    dev = setup(fresh=False)
+    ops0 = dev.progs + dev.erases
+    stage(Server(NEW), release(NEW))
+    total = dev.progs + dev.erases - ops0
+    flashfs.unmount()
+    for n in range(0, total, step):  # cut_after=n: the (n+1)th operation is torn
+        copy(TMP + "/pristine.img", TMP + "/flash.img")
+        setup(cut_after=n, fresh=False)
+        try:
+            stage(Server(NEW), release(NEW))
+            raise AssertionError("no cut at op %d of %d" % (n, total))
+        except flashdev.PowerCut:
+            pass
+        flashfs.unmount()
+        setup(fresh=False)
+        cur = otaboot.load(Board).get("cur")
+        assert not cur or whole(NEW), n
+        assert read("/flash/data/spool.0") == b"readings" * 64, n
+        if not cur:
+            assert stage(Server(NEW), release(NEW))[0] == updater.STAGED, n
+            assert whole(NEW)
+        flashfs.unmount()
+    assert total > 20, total  # the pointer's rename is the last operation: the old set
+
+
+def test_a_power_cut_at_every_flash_operation_of_staging_and_switch():
+    _cut_sweep(1)
