@@ -150,6 +150,7 @@ class Node:
         try:
             if not self._sync():
                 return self._retry(now, None, "clock unknown")
+            __import__("updater").check(self, now, until)  # field updates: first, on a whole heap
             import httpc  # only now: a wake without a link or a clock never loads them
             import sensocan
             import uplink
@@ -184,7 +185,8 @@ class Node:
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
                                 date, self.wdt.feed).drain(battery, up["max_requests"], until)
             self._low_heap()
-            __import__("updater").check(self, now, res, http, until)
+            if res.acked:  # the first upload stored with a new set confirms it
+                otaboot.confirm(board)
         finally:
             if http:
                 fig["tls_handshakes"] = http.handshakes

@@ -22,8 +22,15 @@ booted = None  # (version, on trial) this boot runs, None with no pointer: `stat
 _path0 = None
 
 
-def root(board):
-    return board.FLASH + "/ota"
+def root(board, make=False):
+    """The update area's folder (`make`: created when missing)."""
+    path = board.FLASH + "/ota"
+    if make:
+        try:
+            os.mkdir(path)
+        except OSError:  # there already
+            pass
+    return path
 
 
 def version():
@@ -40,7 +47,7 @@ def load(board):
 
 
 def save(board, st):
-    path = root(board) + "/boot.json"
+    path = root(board, True) + "/boot.json"
     with open(path + ".tmp", "w") as f:
         json.dump(st, f)
     os.rename(path + ".tmp", path)
@@ -51,6 +58,7 @@ def start(board):
     with it; a set that cannot get that far on trial is rolled back at once."""
     global state, booted
     state = st = load(board)
+    _promote(board)
     _count_boot(board)
     while True:
         _use(board, st.get("cur"))
@@ -70,6 +78,31 @@ def start(board):
     if st.get("news"):
         _log(board, st.pop("news"))
         save(board, st)
+
+
+def _promote(board):
+    """Switch to a set staged with a settings patch once the patched config passes the
+    validator (updater.py leaves that to a boot: the heap is whole here); a patch that
+    fails refuses the release whole."""
+    st = state
+    new = st.pop("staged", None)
+    if not new:
+        return
+    _use(board, st.get("cur"))
+    try:
+        import otapatch
+
+        new["config"], why = otapatch.apply(board.CONFIG_PATH, new.pop("settings"), new["set"])
+    except Exception as e:  # noqa: BLE001 - whatever it is, the release is not switched to
+        why = "%s: %s" % (type(e).__name__, e)
+    if why:
+        _refuse(new["version"])
+        st["code"] = 4  # updater.REFUSED
+        st["last"] = st["news"] = "settings patch of %s refused: %s" % (new["version"], why)
+    else:
+        new["base"] = fingerprint(board.CONFIG_PATH)
+        st["prev"], st["cur"], st["trial"] = st.get("cur"), new, [0, 0, new.pop("most")]
+    save(board, st)
 
 
 def _count_boot(board):
@@ -127,10 +160,15 @@ def fingerprint(path):
     return [size, crc]
 
 
+def _refuse(v):
+    """Never try version `v` again (the last few kept)."""
+    state["refused"] = (state.get("refused") or [])[1 - _REFUSED_KEPT :] + [v]
+
+
 def _rollback(board, why):
     st = state
     v = version()
-    st["refused"] = (st.get("refused") or [])[1 - _REFUSED_KEPT :] + [v]
+    _refuse(v)
     st["rollbacks"] = st.get("rollbacks", 0) + 1
     st["cur"], st["prev"], st["trial"] = st.get("prev"), None, None
     st.pop("error", None)
@@ -154,16 +192,21 @@ def _log(board, line):
     log.error("update: " + line)
 
 
+def _on_trial():
+    """This boot runs a set on trial (`state` may already hold the next one's)."""
+    return booted and booted[1] and state.get("trial")
+
+
 def woke(board):
     """The end of a wake: count it on a trial."""
-    if state.get("trial"):
+    if _on_trial():
         state["trial"][1] += 1
         save(board, state)
 
 
 def failed(board, exc):
     """The crash guard caught `exc`: keep it as the reason if this trial is rolled back."""
-    if state.get("trial"):
+    if _on_trial():
         state["error"] = "%s: %s" % (type(exc).__name__, exc)
         try:
             save(board, state)
@@ -173,12 +216,16 @@ def failed(board, exc):
 
 def confirm(board):
     """An upload was stored with this set: the trial ends. True when one did."""
-    if not state.get("trial"):
+    if not _on_trial():
         return False
     state["trial"] = None
     state.pop("error", None)
-    state["last"] = "confirmed " + version()
+    state["code"] = 1  # updater.CONFIRMED
+    state["last"] = "confirmed %s: an upload was stored with it" % version()
     save(board, state)
+    import log
+
+    log.info("update: " + state["last"])
     return True
 
 

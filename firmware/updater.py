@@ -25,17 +25,16 @@ FAILED = const(5)
 _UNLOAD = ("config", "strictjson", "certfile", "otamanifest", "otastage", "atomic")
 
 
-def check(node, now, res, http, until):
-    """After a drain with the link up: confirm a trial once readings were stored; else,
-    when update.check_interval_s has passed, look for a release."""
+def check(node, now, until):
+    """With the link up and the clock set, before the upload's own TLS session (a second
+    one would not fit beside it): when update.check_interval_s has passed and no set is
+    on trial, look for a release. Staging takes at most half the time left to `until`."""
     board, st = node.board, otaboot.state
     up = node.cfg.get("update")
-    if res.acked and otaboot.confirm(board):
-        record(board, CONFIRMED, "confirmed %s: an upload was stored with it" % otaboot.version())
     if not up or st.get("trial") or now < st.get("next_check", 0):
         return
     st["next_check"] = now + up["check_interval_s"]
-    http.close()  # one TLS session at a time: the heap holds one
+    until = time.ticks_add(until, -time.ticks_diff(until, time.ticks_ms()) // 2)
     try:
         code, line = _look(node, up, until)
     except Exception as e:  # noqa: BLE001 - an update must never cost the wake
@@ -43,6 +42,7 @@ def check(node, now, res, http, until):
     finally:
         for name in _UNLOAD:
             sys.modules.pop(name, None)
+    node.figures["update"] = code
     record(board, code, line)
 
 
@@ -50,7 +50,10 @@ def record(board, code, line):
     """Keep the result in the pointer (with a staged set: the switch) and log it."""
     st = otaboot.state
     st["code"], st["last"] = code, line
-    otaboot.save(board, st)
+    try:
+        otaboot.save(board, st)
+    except OSError as e:  # a full flash, say: the wake goes on, the pointer stays as it was
+        code, line = FAILED, "%s; the result not kept: %s" % (line, e)
     (log.info if code <= STAGED else log.error)("update: " + line)
 
 
@@ -80,29 +83,26 @@ def _look(node, up, until):
 
 
 def _fetch(node, c, name, until):
+    """Stream the manifest to flash (no RAM buffer of its size: TLS has broken the heap
+    up), check and parse it from there, and stage the release it names."""
     import otamanifest
+    import otastage
 
-    buf = bytearray(otamanifest.MAX_BYTES)
-    got = [0]
-
-    def sink(b, start, end):
-        n = got[0]
-        got[0] = n + end - start
-        if got[0] <= len(buf):
-            buf[n : got[0]] = b[start:end]
-
-    r = c.request("GET", "/" + name, sink=sink)
+    path = otaboot.root(node.board, True) + "/manifest.json"
+    sink = otastage.Sink(path, otamanifest.MAX_BYTES)
+    try:
+        r = c.request("GET", "/" + name, sink=sink)
+    finally:
+        sink.close()
     if r.status != 200:
         return FAILED, "manifest: HTTP %d from %s" % (r.status, name)
     if not r.complete:
         return FAILED, "manifest: the reply was cut short"
-    n = got[0]
-    if n > len(buf):
-        return REFUSED, "manifest: more than %d bytes" % len(buf)
-    doc = _strict(memoryview(buf)[:n])
+    if sink.n > sink.size:
+        return REFUSED, "manifest: more than %d bytes" % sink.size
+    doc = _strict(path, sink.n)
     if type(doc) is str:
         return REFUSED, "manifest: " + doc
-    buf = None
     if type(doc) is dict and doc.get("version") == otaboot.version():
         return UP_TO_DATE, "up to date (%s)" % otaboot.version()
     why = otamanifest.check(doc, otaboot.version(), otaboot.state.get("refused") or ())
@@ -117,67 +117,29 @@ def install(node, c, doc, until):
     cur = otaboot.state.get("cur") or {}
     slot = "b" if cur.get("set") == "a" else "a"
     new = {"set": slot, "version": doc["version"]}
-    if doc.get("settings"):
-        why = _patch(node.board, doc["settings"], slot, new)
-        if why:
-            return REFUSED, "settings patch refused: " + why
     return _stage(node, c, doc, new, until)
 
 
-def _strict(data):
-    """The JSON value of `data`, or why it is not strict JSON (a str)."""
-    from io import BytesIO
-
+def _strict(path, size):
+    """The JSON value of the file, or why it is not strict JSON (a str)."""
     import strictjson
 
-    why = strictjson.problem(BytesIO(data), len(data))
-    if why:
-        return why
-    try:
-        return json.loads(bytes(data))
-    except ValueError:
-        return "not valid JSON"
-
-
-def _patch(board, settings, slot, new):
-    """Merge the patch into config.json's content, check it with the node's validator,
-    and keep it as config.<slot>.json; None when done, else the first problem."""
-    import atomic
-    import config as validator
-
-    path = otaboot.config0 or board.CONFIG_PATH
     with open(path, "rb") as f:
-        raw = _strict(f.read())
-    if type(raw) is str:
-        return "config.json: " + raw
-    for k, v in settings.items():
-        if type(v) is dict and type(raw.get(k)) is dict:
-            raw[k].update(v)
-        else:
-            raw[k] = v
-    base = path.rsplit("/", 1)[0] if "/" in path else ""
-    try:
-        validator.validate(raw, base, True)
-    except validator.ConfigError as e:
-        return e.errors[0]
-    new["config"] = validator.join(base, "config.%s.json" % slot)
-    atomic.dump(new["config"], raw)
-    new["base"] = otaboot.fingerprint(path)
-    return None
+        why = strictjson.problem(f, size)
+        if why:
+            return why
+        f.seek(0)
+        try:
+            return json.load(f)
+        except ValueError:
+            return "not valid JSON"
 
 
 def _stage(node, c, doc, new, until):
     import otastage
 
     board, st = node.board, otaboot.state
-    root = otaboot.root(board)
-    try:
-        import os
-
-        os.mkdir(root)
-    except OSError:
-        pass
-    s = otastage.Stager(root + "/" + new["set"], _running())
+    s = otastage.Stager(otaboot.root(board, True) + "/" + new["set"], _running())
     files = doc["files"]
     s.prepare(files)
     plan, need = s.plan(files)
@@ -195,11 +157,15 @@ def _stage(node, c, doc, new, until):
         if why:
             return FAILED, why
     node.figures["update_files"] = s.files
-    new_st = dict(st)
-    new_st.update(prev=st.get("cur"), cur=new, trial=[0, 0, node.cfg["update"]["max_wakes_unconfirmed"]])
-    otaboot.state = new_st
-    return STAGED, "%s staged (%d files downloaded, %d bytes): it runs from the next boot" % (
-        new["version"], s.files, s.fetched)
+    most = node.cfg["update"]["max_wakes_unconfirmed"]
+    st = otaboot.state = dict(st)
+    if doc.get("settings"):  # the validator needs a heap TLS has not broken up: at boot
+        new.update(settings=doc["settings"], most=most)
+        st["staged"] = new
+    else:
+        st.update(prev=st.get("cur"), cur=new, trial=[0, 0, most])
+    return STAGED, "%s staged (%d files downloaded, %d bytes): it runs from the next boot%s" % (
+        new["version"], s.files, s.fetched, " once its settings pass" if "settings" in new else "")
 
 
 def _get(c, s, f):

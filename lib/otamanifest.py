@@ -73,10 +73,10 @@ def check(doc, running, refused):
         return "manifest: downgrade must be true or false"
     have = parse_version(running) or (0, 0, 0)
     if v <= have and not down:
-        return "%s is older than the running %s (a downgrade must say \"downgrade\": true)" % (
+        return "%s is not newer than the running %s (a downgrade must say \"downgrade\": true)" % (
             doc["version"], running)
     if doc["version"] in refused:
-        return "%s was rolled back before: not tried again" % doc["version"]
+        return "%s was refused or rolled back before: not tried again" % doc["version"]
     files = doc.get("files")
     if type(files) is not list or not 0 < len(files) <= MAX_FILES:
         return "manifest: files must list 1 to %d files" % MAX_FILES
