@@ -6,14 +6,12 @@ emulated node can run it; B's node.mpy is compiled from firmware/node.py with on
 changed, which makes it mark its wakes, crash at import or never reach the radio.
 """
 
-import hashlib
 import json
-import subprocess
 
 import pytest
 
 from tests.nodekit import ROOT, Kit, backlog, sampled
-from tools import build, certs, release, release_server
+from tools import certs, release, release_server
 
 # firmware/updater.py's result codes (the "update" health figure)
 UP_TO_DATE, CONFIRMED, STAGED, ROLLED_BACK, REFUSED, FAILED = range(6)
@@ -24,19 +22,11 @@ REPORT = "        board.report(fig)\n"
 
 def make_release(folder, version=B, node=None, settings=None):
     """A unix-board release in `folder`; `node` (old, new) edits node.py's source."""
-    out, doc = release.release(version, board="unix", settings=settings, out=folder)
+    _, doc = release.release(version, board="unix", settings=settings, out=folder)
     if node:
         src = (ROOT / "firmware" / "node.py").read_text()
         assert node[0] in src
-        (folder / "node.py").write_text(src.replace(node[0], node[1]))
-        subprocess.run([build.mpy_cross(), "-o", str(folder / "node.mpy"), "-s", "node.py",
-                        str(folder / "node.py")], check=True)
-        (folder / "node.py").unlink()
-        data = (folder / "node.mpy").read_bytes()
-        for f in doc["files"]:
-            if f["path"] == "node.mpy":
-                f.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-        (folder / "manifest.json").write_text(json.dumps(doc))
+        release.recompile(folder, doc, "node.mpy", src.replace(node[0], node[1]))
     return doc
 
 

@@ -14,6 +14,7 @@ written: a tree the node would refuse is refused here.
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def release(version, board="esp32", settings=None, downgrade=False, out=None):
         shutil.copyfile(tree / f["path"], dest)
     (out / "manifest.json").write_text(text)
     return out, doc
+
+
+def recompile(folder, doc, path, source):
+    """Replace the release file `path` with `source` (Python text) compiled, and its
+    manifest entry: a release that differs from another by chosen files."""
+    dest = Path(folder) / path
+    src = dest.with_suffix(".py")
+    src.write_text(source)
+    try:
+        res = subprocess.run([build.mpy_cross(), "-o", str(dest), "-s", src.name, str(src)],
+                             capture_output=True, text=True)
+    finally:
+        src.unlink()
+    if res.returncode:
+        raise cli.BadInput("mpy-cross failed on %s: %s" % (path, res.stderr.strip()))
+    data = dest.read_bytes()
+    for f in doc["files"]:
+        if f["path"] == path:
+            f.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (Path(folder) / "manifest.json").write_text(json.dumps(doc, separators=(",", ":")))
 
 
 def main(argv=None):

@@ -135,10 +135,11 @@ def whole(files):
     for p, d in files.items():
         if read(SLOT + "/" + p) != d:
             return False
-    n = 0
-    for d in ("", "/lib", "/lib/d"):
-        n += sum(1 for e in os.ilistdir(SLOT + d) if e[1] == 0x8000)
-    return n == len(files)
+    return _count(SLOT) == len(files)
+
+
+def _count(d):
+    return sum(_count(d + "/" + e[0]) if e[1] == 0x4000 else 1 for e in os.ilistdir(d))
 
 
 def test_manifest_rules():
@@ -281,7 +282,7 @@ def copy(src, dst):
             g.write(buf, n)
 
 
-def _cut_sweep(step):
+def _cut_sweep(step, files=NEW):
     """Stage and switch, the power cut at every `step`th flash operation: after each cut
     the pointer names the old set, or the new one whole; the spool file is untouched;
     staging again completes."""
@@ -290,28 +291,69 @@ def _cut_sweep(step):
     copy(TMP + "/flash.img", TMP + "/pristine.img")
     dev = setup(fresh=False)
     ops0 = dev.progs + dev.erases
-    stage(Server(NEW), release(NEW))
+    stage(Server(files), release(files))
     total = dev.progs + dev.erases - ops0
     flashfs.unmount()
     for n in range(0, total, step):  # cut_after=n: the (n+1)th operation is torn
         copy(TMP + "/pristine.img", TMP + "/flash.img")
         setup(cut_after=n, fresh=False)
         try:
-            stage(Server(NEW), release(NEW))
+            stage(Server(files), release(files))
             raise AssertionError("no cut at op %d of %d" % (n, total))
         except flashdev.PowerCut:
             pass
         flashfs.unmount()
         setup(fresh=False)
         cur = otaboot.load(Board).get("cur")
-        assert not cur or whole(NEW), n
+        assert not cur or whole(files), n
         assert read("/flash/data/spool.0") == b"readings" * 64, n
         if not cur:
-            assert stage(Server(NEW), release(NEW))[0] == updater.STAGED, n
-            assert whole(NEW)
+            assert stage(Server(files), release(files))[0] == updater.STAGED, n
+            assert whole(files)
         flashfs.unmount()
     assert total > 20, total  # the pointer's rename is the last operation: the old set
+    return total
 
 
 def test_a_power_cut_at_every_flash_operation_of_staging_and_switch():
     _cut_sweep(1)
+
+
+def test_a_power_cut_at_every_flash_operation_of_a_trial_boot_and_its_rollback():
+    """Counting a boot and rolling back are one pointer replace each: after a cut at any
+    of their flash operations the pointer is the one before or the one after."""
+    setup()
+    stage(Server(NEW), release(NEW))
+    boot()
+    otaboot.failed(Board, ImportError("x"))
+    boot()
+    flashfs.unmount()
+    copy(TMP + "/flash.img", TMP + "/pristine.img")
+    dev = setup(fresh=False)
+    before = otaboot.load(Board)
+    ops0 = dev.progs + dev.erases
+    boot()  # the third boot: rolled back
+    after = otaboot.load(Board)
+    total = dev.progs + dev.erases - ops0
+    assert after["cur"] is None and before["cur"]["version"] == "1.1.0"
+    flashfs.unmount()
+    for n in range(total):
+        copy(TMP + "/pristine.img", TMP + "/flash.img")
+        setup(cut_after=n, fresh=False)
+        try:
+            boot()
+            raise AssertionError("no cut at op %d of %d" % (n, total))
+        except flashdev.PowerCut:
+            pass
+        flashfs.unmount()
+        setup(fresh=False)
+        assert otaboot.load(Board) in (before, after), n
+        flashfs.unmount()
+
+
+def long_sweep():
+    """make fuzz-power (tests/powercut/update_run.py): a release of 24 files, some
+    several blocks long, cut at every flash operation of its staging and switch."""
+    files = {"lib/m%02d.mpy" % i: bytes([65 + i]) * (300 + 997 * (i % 7)) for i in range(20)}
+    files.update(NEW)
+    print("CUTS %d" % _cut_sweep(1, files))

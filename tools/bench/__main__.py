@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from tools import certs, cli, unixport
-from tools.bench import node_heap
+from tools.bench import node_heap, update_cost
 from tools.sensocan_mock import MockServer
 
 HERE = Path(__file__).resolve().parent
@@ -270,6 +270,7 @@ def main(argv=None):
         spool_memory(work, args.quick)
         drain(work, args.quick)
         wake_heaps(args.micropython32)
+        update_cost.report(table, args.micropython32, _micropython)
     print("\n(%.0f s)" % (time.monotonic() - started))
 
 
