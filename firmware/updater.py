@@ -164,8 +164,9 @@ def _stage(node, c, doc, new, until):
         st["staged"] = new
     else:
         st.update(prev=st.get("cur"), cur=new, trial=[0, 0, most])
-    return STAGED, "%s staged (%d files downloaded, %d bytes): it runs from the next boot%s" % (
-        new["version"], s.files, s.fetched, " once its settings pass" if "settings" in new else "")
+    return STAGED, "%s staged (%d file%s downloaded, %d bytes): it runs from the next boot%s" % (
+        new["version"], s.files, "" if s.files == 1 else "s", s.fetched,
+        " once its settings pass" if "settings" in new else "")
 
 
 def _get(c, s, f):

@@ -50,9 +50,9 @@ class UpdateWake(Wake):
             "check_interval_s": 60})
 
     def stage(self, heap=None, update=True):
-        """(the first wake's figures, the second's) with the second at `heap` (the
-        first at the node's); None when the second failed or did not stage. Without
-        `update`: the config has no update section."""
+        """(the first wake's figures, the next upload wake's) with the later wakes at
+        `heap` (the first at the node's); None when one failed or that one did not
+        stage. Without `update`: the config has no update section."""
         self.probes += 1
         state = self.work / ("state-%d" % self.probes)
         state.mkdir()
@@ -66,8 +66,13 @@ class UpdateWake(Wake):
         finally:
             hold.rename(self.folder)
         node.heap = str(heap) if heap else node.heap
-        second = self._timed(node)
-        if not first or not second or (update and second.get("update") != 2):
+        for _ in range(4):  # on to the next upload wake
+            second = self._timed(node)
+            if not second:
+                return None
+            if "sent" in second:
+                break
+        if not first or (update and second.get("update") != 2):
             return None
         return first, second
 
