@@ -1,9 +1,10 @@
-"""Field updates at an upload wake (docs/updates.md): confirm a set on trial, or fetch
-a release's manifest and stage it, then switch the pointer for the next boot.
+"""Field updates at an upload wake (docs/updates.md): fetch a release's manifest,
+stage the release, then switch the pointer for the next boot.
 
-Called once the upload's drain is done and while the link is still up, so a check
-costs no wake and no Wi-Fi join of its own. Every refusal is one log line and leaves
-the flash as it was (a half-staged slot is not run, and is resumed next time).
+Called by the upload phase once the link is up and the clock set, so a check costs no
+wake and no Wi-Fi join of its own. Every refusal is one log line and leaves the flash
+as it was (a half-staged slot is not run, and is resumed next time). The upload that
+follows needs the heap back: this module and its helpers are unloaded.
 """
 
 import json
@@ -22,7 +23,7 @@ STAGED = const(2)
 ROLLED_BACK = const(3)
 REFUSED = const(4)
 FAILED = const(5)
-_UNLOAD = ("config", "strictjson", "certfile", "otamanifest", "otastage", "atomic")
+_UNLOAD = ("strictjson", "otamanifest", "otastage", "updater")
 
 
 def check(node, now, until):
