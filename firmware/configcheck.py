@@ -9,7 +9,7 @@ import sys
 import atomic
 
 # unloaded once the config is checked (this module too): the dict is all we keep
-_UNLOAD = ("config", "strictjson", "certfile", "configcheck")
+_UNLOAD = ("config", "updateconfig", "strictjson", "certfile", "configcheck")
 
 
 def run(path, found):

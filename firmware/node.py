@@ -7,6 +7,7 @@ is on only while there is something to upload.
 
 import gc
 import os
+import sys
 import time
 
 from micropython import const
@@ -14,7 +15,6 @@ from micropython import const
 import backoff
 import clock
 import log
-import otaboot
 from rtcstate import UNSET, RtcState
 from spool import Spool
 
@@ -30,6 +30,7 @@ _PERSON = {
 }
 _PARKED_BLINK = const(4)  # a sensor the server does not know: create it on the dashboard
 _T0 = time.ticks_ms()  # awake_ms counts from here: main.py imports this just before run()
+_OTA = sys.modules.get("otaboot")  # field updates' pointer: loaded only on a node that updated
 
 
 def _count(n, noun):
@@ -150,7 +151,8 @@ class Node:
         try:
             if not self._sync():
                 return self._retry(now, None, "clock unknown")
-            __import__("updater").check(self, now, until)  # field updates: first, on a whole heap
+            if self.cfg.get("update"):  # field updates: first, on a whole heap
+                __import__("updater").check(self, now, until)
             import httpc  # only now: a wake without a link or a clock never loads them
             import sensocan
             import uplink
@@ -185,8 +187,8 @@ class Node:
             res = uplink.Uplink(api, self.spool, self.ids, up["chunk_max"], log,
                                 date, self.wdt.feed).drain(battery, up["max_requests"], until)
             self._low_heap()
-            if res.acked:  # the first upload stored with a new set confirms it
-                otaboot.confirm(board)
+            if res.acked and _OTA:  # the first upload stored with a new set confirms it
+                _OTA.confirm(board)
         finally:
             if http:
                 fig["tls_handshakes"] = http.handshakes
@@ -353,7 +355,8 @@ class Node:
         wake = min(st.next_sample, max(st.next_upload, st.retry_at))
         fig["sleep"] = sleep = max(1, wake - board.now())
         parts.append("sleep %d s" % sleep)
-        otaboot.figures(fig, parts)
+        if _OTA:
+            _OTA.figures(fig, parts)
         log.info("cycle %d: %s" % (st.cycle, ", ".join(parts)))
         board.report(fig)
         return sleep
@@ -373,5 +376,6 @@ def run(board, cfg):
     sleep = Node(board, cfg, st).cycle()
     st.crashes = 0
     st.save(board)
-    otaboot.woke(board)
+    if _OTA:
+        _OTA.woke(board)
     board.deepsleep(sleep * 1000)

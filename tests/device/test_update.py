@@ -11,6 +11,7 @@ import flashdev
 import flashfs
 import otaboot
 import otamanifest
+import otastart
 import updater
 from test_flash_full import exists
 
@@ -125,8 +126,8 @@ def stage(server, doc):
 
 
 def boot():
-    """What otaboot.start does before choosing the set: count the boot or roll back."""
-    otaboot._count_boot(Board)
+    """What otastart.start does before choosing the set: count the boot or roll back."""
+    otastart._count_boot(Board)
     otaboot.booted = (otaboot.version(), bool(otaboot.state.get("trial")))
 
 
