@@ -25,8 +25,11 @@ def start(board):
     """Choose the set (rolling back a trial that failed), then run safe mode's check
     with it; a set that cannot get that far on trial is rolled back at once."""
     st = otaboot.state = otaboot.load(board)
-    _promote(board)
-    _count_boot(board)
+    try:
+        _promote(board)
+        _count_boot(board)
+    except Exception as e:  # noqa: BLE001 - a pointer that cannot be written (a full flash)
+        print("update: the trial was not counted: %r" % e)  # must not keep the node down
     while True:
         _use(board, st.get("cur"))
         try:
