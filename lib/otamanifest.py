@@ -14,7 +14,7 @@ MAX_BYTES = const(8192)
 MAX_FILES = const(96)
 MAX_FILE_BYTES = const(131072)
 # the boot part (otaboot.py): never part of a release, whatever the release says
-BOOT_PART = ("boot.py", "main.py", "otaboot.mpy", "otastart.mpy", "board.mpy")
+BOOT_PART = ("boot.py", "main.py", "otaboot.mpy", "otastart.mpy", "otatrial.mpy", "board.mpy")
 # what a settings patch may change: never api (the token) nor wifi (the password)
 SETTINGS = ("sample_interval_s", "upload_interval_s", "sensors", "upload", "spool",
             "power_bands")

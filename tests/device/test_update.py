@@ -11,7 +11,7 @@ import flashdev
 import flashfs
 import otaboot
 import otamanifest
-import otastart
+import otatrial
 import updater
 from test_flash_full import exists
 
@@ -126,8 +126,8 @@ def stage(server, doc):
 
 
 def boot():
-    """What otastart.start does before choosing the set: count the boot or roll back."""
-    otastart._count_boot(Board)
+    """What otatrial.start does before choosing the set: count the boot or roll back."""
+    otatrial.count_boot(Board)
     otaboot.booted = (otaboot.version(), bool(otaboot.state.get("trial")))
 
 
