@@ -10,7 +10,7 @@ replaced whole (tmp then rename), so a power cut leaves the old choice or the ne
 import json
 import os
 
-state = {}  # the pointer: {"cur": set, "prev": set, "trial": [boots, wakes, most], ...}
+state = {}  # the pointer: {"cur": set, "prev": set, "trial": [boots, wakes, uploads, most], ...}
 booted = None  # (version, on trial) this boot runs, None with no pointer: `state` may change
 
 
@@ -85,9 +85,12 @@ def confirm(board):
 def figures(fig, parts):
     """The running version (1.4.0 is 1004000), the last result (updater's codes) and the
     rollbacks as figures, and the version in the cycle line; nothing on a node that never
-    updated."""
+    updated. A set on trial counts its upload wakes here (the limit counts those, so a
+    node that samples every minute and uploads every hour is not rolled back untried)."""
     if not booted:
         return
+    if "http_status" in fig and _on_trial():  # an upload wake: woke() keeps the count
+        state["trial"][2] += 1
     v, trial = booted
     x, y, z = (int(n) for n in v.split("."))
     fig.update(version=x * 1000000 + y * 1000 + z, rollbacks=state.get("rollbacks", 0),

@@ -108,7 +108,7 @@ def promote(board):
         st["last"] = st["news"] = "settings patch of %s refused: %s" % (new["version"], why)
     else:
         new["base"] = fingerprint(board.CONFIG_PATH)
-        st["prev"], st["cur"], st["trial"] = st.get("cur"), new, [0, 0, new.pop("most")]
+        st["prev"], st["cur"], st["trial"] = st.get("cur"), new, [0, 0, 0, new.pop("most")]
     save(board, st)
 
 
@@ -119,12 +119,12 @@ def count_boot(board):
     trial = st.get("trial")
     if not trial:
         return
-    boots, wakes, most = trial
+    boots, wakes, uploads, most = trial
     if boots - wakes >= _FAILED_BOOTS:
         rollback(board, "crash loop: %d boots did not finish a wake%s"
                   % (boots - wakes, (" (" + st["error"] + ")") if st.get("error") else ""))
-    elif wakes >= most:
-        rollback(board, "not confirmed: no upload stored in %d wakes" % wakes)
+    elif uploads >= most:
+        rollback(board, "not confirmed: no upload stored in %d upload wakes" % uploads)
     else:
         trial[0] += 1
         save(board, st)

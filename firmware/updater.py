@@ -164,7 +164,7 @@ def _stage(node, c, doc, new, until):
         new.update(settings=doc["settings"], most=most)
         st["staged"] = new
     else:
-        st.update(prev=st.get("cur"), cur=new, trial=[0, 0, most])
+        st.update(prev=st.get("cur"), cur=new, trial=[0, 0, 0, most])
     return STAGED, "%s staged (%d file%s downloaded, %d bytes): it runs from the next boot%s" % (
         new["version"], s.files, "" if s.files == 1 else "s", s.fetched,
         " once its settings pass" if "settings" in new else "")

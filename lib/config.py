@@ -321,7 +321,7 @@ def validate(raw, base_dir="", files=False):
     cfg["health"] = _health(c, raw, cfg["sensors"])
     cfg["power_bands"] = _power_bands(c, raw, cfg["upload_interval_s"], cfg["battery"])
     _pins(c, raw, cfg)
-    cfg["update"] = __import__("updateconfig").check(c, raw, base_dir)
+    __import__("updateconfig").check(c, raw, base_dir, cfg)
     cfg["warnings"] = c.warnings
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
                     "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",

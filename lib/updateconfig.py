@@ -4,10 +4,11 @@ with the validator's own checker (config.py calls check())."""
 from config import INT, REQUIRED, STR
 
 
-def check(c, raw, base_dir):
-    """The normalised section, None when the config has none."""
+def check(c, raw, base_dir, cfg):
+    """The normalised section into cfg["update"]; nothing when the config has none (a
+    key less in the config every wake keeps)."""
     if raw.get("update") is None:
-        return None
+        return
     u = c.obj(raw, "update", "update")
     out = {}
     c.params(u, (("manifest_url", STR, REQUIRED), ("check_interval_s", INT, 86400, 60, 2592000),
@@ -23,4 +24,4 @@ def check(c, raw, base_dir):
     if out["ca_cert"]:
         out["ca_cert"] = c.ca(out["ca_cert"], "update.ca_cert", base_dir)
     c.unknown(u, out, "update")
-    return out
+    cfg["update"] = out

@@ -191,7 +191,7 @@ def test_only_changed_files_are_downloaded_and_the_switch_names_the_slot():
     assert whole(NEW)
     st = otaboot.load(Board)
     assert st["cur"] == {"set": "a", "version": "1.1.0"} and st["prev"] is None
-    assert st["trial"] == [0, 0, 3] and st["code"] == updater.STAGED
+    assert st["trial"] == [0, 0, 0, 3] and st["code"] == updater.STAGED
     assert read("/flash/data/spool.0") == b"readings" * 64
 
 
@@ -241,7 +241,7 @@ def test_trial_counts_boots_and_wakes_then_rolls_back_or_confirms():
     boot()  # boot 2: crashes
     otaboot.failed(Board, ImportError("no module named 'x'"))
     boot()  # boot 3: crashes again
-    assert otaboot.load(Board)["trial"] == [3, 1, 3]
+    assert otaboot.load(Board)["trial"] == [3, 1, 0, 3]
     boot()  # boot 4: two boots did not finish a wake
     st = otaboot.load(Board)
     assert st["cur"] is None and st["trial"] is None and st["refused"] == ["1.1.0"]
@@ -249,17 +249,24 @@ def test_trial_counts_boots_and_wakes_then_rolls_back_or_confirms():
     assert "crash loop" in st["last"] and "no module named 'x'" in st["last"]
     assert "rolled back before: not tried again" in otamanifest.check(release(NEW), otaboot.version(),
                                                      st["refused"])
-    # never confirmed: max_wakes_unconfirmed wakes end without a stored upload
+    # never confirmed: max_wakes_unconfirmed upload wakes end without a stored upload
     st["refused"] = []
     otaboot.save(Board, st)
     otaboot.state = st
     stage(Server(NEW), release(NEW, version="1.2.0"))
+    for _ in range(5):  # wakes that only sample do not count against it
+        boot()
+        otaboot.figures({}, [])
+        otaboot.woke(Board)
+    assert otaboot.load(Board)["cur"]["version"] == "1.2.0"
     for _ in range(3):
         boot()
+        otaboot.figures({"http_status": 0}, [])  # an upload wake
         otaboot.woke(Board)
     boot()
     st = otaboot.load(Board)
-    assert st["cur"] is None and "not confirmed" in st["last"] and st["rollbacks"] == 2
+    assert st["cur"] is None and st["rollbacks"] == 2
+    assert "not confirmed: no upload stored in 3 upload wakes" in st["last"]
     # confirmed: the trial ends, the set stays
     otaboot.state = st
     stage(Server(NEW), release(NEW, version="1.3.0"))
