@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: help setup test test-32bit sim bench fuzz-power chaos check-config battery-life docs docs-check clean
+.PHONY: help setup test test-32bit sim bench fuzz-power chaos check-config battery-life docs docs-check clean release
 .DEFAULT_GOAL := help
 
 # Every target with a `## ` comment after its prerequisites lists itself here.
@@ -43,6 +43,7 @@ sim: setup ## an emulated node against a local Sensocan mock for ~30 s
 
 fuzz-power: setup ## thousands of power cuts over the real firmware (CUTS=n, default 5000)
 	$(BIN)/python -m tests.powercut.run --cuts $(or $(CUTS),5000)
+	$(BIN)/python -m tests.powercut.update_run
 
 # Thousands of adversarial draws (tests/chaos): server behaviours, clock steps, power
 # cuts; tens of minutes. CHAOS_SEED=n replays a run; MICROPYTHON=path for another port.
@@ -51,6 +52,11 @@ chaos: setup ## a property-based test of the whole node against a hostile server
 
 bench: setup ## figures: flash wear, spool speed, upload cost, wake heaps (MICROPYTHON32= adds the 32-bit port)
 	$(BIN)/python -m tools.dev.bench $(if $(MICROPYTHON32),--micropython32 $(MICROPYTHON32))
+
+# A field update (docs/updates.md): the .mpy tree and manifest.json in .release/VERSION.
+release: setup ## build a field-update release (VERSION=x.y.z [SETTINGS=patch.json] [DOWNGRADE=1])
+	$(call _need,VERSION,1.4.0)
+	$(BIN)/python -m tools.release --version $(VERSION) $(if $(SETTINGS),--settings $(SETTINGS)) $(if $(DOWNGRADE),--downgrade)
 
 battery-life: setup ## days on a battery (CONFIG=, MAH=2500, BOARD_MODEL= to override)
 	$(BIN)/python -m tools.battery_life --config $(or $(CONFIG),boards/esp32/config.json) \

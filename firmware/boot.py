@@ -1,5 +1,4 @@
-# Runs first after every reset: decide whether the node may run (see safemode.py).
+# Runs first after every reset: pick the code set (otastart.py: field updates), then
+# decide whether the node may run (safemode.py).
 import board
-import safemode
-
-safemode.check(board)
+import otastart

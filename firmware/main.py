@@ -12,5 +12,8 @@ else:
         node.run(board, safemode.take)
     except Exception as e:  # noqa: BLE001 - the guard must catch everything
         import crash
+        import sys
 
+        if "otaboot" in sys.modules:  # a node that updated: the crash may end a trial
+            sys.modules["otaboot"].failed(board, e)
         crash.handle(board, e)

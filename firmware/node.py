@@ -5,6 +5,7 @@ radio is even considered, and the radio is on only while there is something to u
 Each phase returns its result; the cycle line and the wake's figures come from them.
 """
 
+import sys
 import time
 
 from micropython import const
@@ -19,6 +20,7 @@ from spool import Spool
 _WDT_MS = const(120000)  # covers DNS, NTP, a TLS handshake and a request at its deadline
 _RESET_CODES = {"power_on": 1, "deep_sleep": 2, "watchdog": 3, "soft": 4}
 _T0 = time.ticks_ms()  # awake_ms counts from here: main.py imports this just before run()
+_OTA = sys.modules.get("otaboot")  # field updates' pointer: loaded only on a node that updated
 _COUNTS = ("parked", "dead_letters", "dropped", "lost", "sensor_faults")  # shown when not 0
 
 
@@ -28,7 +30,7 @@ class Node:
         self.board = board
         self.st = st
         self.plan = schedule.Plan(cfg)
-        self.net = (cfg["api"], cfg["upload"], cfg["wifi"], cfg["clock"])
+        self.net = (cfg["api"], cfg["upload"], cfg["wifi"], cfg["clock"], cfg.get("update"))
         self.sampling = (cfg["sensors"], cfg["battery"], cfg.get("i2c"))
         sp = cfg["spool"]
         # by default 3/4 of the flash, counting a segment at its smallest (3 KiB a block)
@@ -148,6 +150,8 @@ class Node:
         if st.alert:
             parts.append("ALERT %d" % st.alert)
         parts.append("sleep %d s" % fig["sleep"])
+        if _OTA:
+            _OTA.figures(fig, parts)
         log.info("cycle %d: %s" % (st.cycle, ", ".join(parts)))
         self.board.report(fig)
 
@@ -181,6 +185,8 @@ def run(board, take_config):
     sleep = node.cycle()
     node.st.crashes = 0
     node.st.save(board)
+    if _OTA:
+        _OTA.woke(board)
     board.deepsleep(sleep * 1000)
 
 

@@ -6,6 +6,7 @@ link or clock fails never loads them: docs/internals.md, "Memory").
 """
 
 import os
+import sys
 import time
 
 from micropython import const
@@ -57,7 +58,8 @@ class Uploaded:
 class Upload:
     def __init__(self, board, net, st, spool, ids, sessions, feed, deadline_ms):
         self.board, self.st, self.spool, self.ids = board, st, spool, ids
-        self.api, self.up, self.wifi, self.ntp = net  # the config's api, upload, wifi, clock
+        # the config's api, upload, wifi, clock and update (None: no field updates)
+        self.api, self.up, self.wifi, self.ntp, self.update = net
         self.sessions = sessions  # the node's boot-session table, loaded when first asked
         self.feed = feed          # the watchdog's, once a request
         self.deadline_ms = deadline_ms  # a request's longest, within the watchdog
@@ -73,10 +75,15 @@ class Upload:
         try:
             if not self._clock():
                 return self._failed("clock unknown", kind="clock")
+            if self.update:  # field updates (docs/updates.md): first, on a whole heap
+                __import__("updater").check(self, now, until)
             http = self._client()
             if http is None:
                 return self.res
             drained = self._drain(http, plan, now, battery, until)
+            ota = sys.modules.get("otaboot")  # loaded only on a node that updated
+            if ota and drained.acked:  # the first upload stored with a new set confirms it
+                ota.confirm(self.board)
             self.res.figures["free_drain"] = heap.free()  # TLS still open: the wake's low point
         finally:
             self._radio_off(http, t0)

@@ -61,11 +61,12 @@ def validate(raw, base_dir="", files=False):
     cfg["health"] = health(c, raw, cfg["sensors"])
     cfg["power_bands"] = power_bands(c, raw, cfg["upload_interval_s"], cfg["battery"])
     check_pins(c, raw, cfg)
+    __import__("updateconfig").check(c, raw, base_dir, cfg)
     cfg["warnings"] = c.warnings
     c.unknown(raw, ("board", "api", "wifi", "sample_interval_s", "upload_interval_s",
                     "safe_mode_pin", "spool", "upload", "clock", "battery", "sensors",
                     "health", "board_model", "pins", "power", "i2c", "adc_cal",
-                    "power_bands"), "")
+                    "power_bands", "update"), "")
     if c.errors:
         raise ConfigError(c.errors)
     return cfg

@@ -27,7 +27,7 @@ MAX_SENSORS = BUDGET // WEIGHT
 # node health figures that can be sent as readings (config "health": {figure: slug})
 HEALTH = ("spool_depth", "dropped", "dead_letters", "http_status", "reset_cause",
           "min_free_heap", "rssi", "wifi_connect_ms", "tls_handshakes", "unsure",
-          "awake_ms", "radio_ms", "bytes_sent", "flash_writes")
+          "awake_ms", "radio_ms", "bytes_sent", "flash_writes", "version", "update", "rollbacks")
 _KINDS = {"int": INT, "num": NUM, "str": STR, "bool": BOOL, "points": POINTS}
 
 

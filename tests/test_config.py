@@ -87,7 +87,7 @@ CASES = [
     (dict(power_bands={"below_v": 3.5}, health={"awake_ms": "n_awake", "radio_s": "x"}),
      ['health.radio_s: unknown health figure (known: spool_depth, dropped, dead_letters,'
       ' http_status, reset_cause, min_free_heap, rssi, wifi_connect_ms, tls_handshakes, unsure,'
-      ' awake_ms, radio_ms, bytes_sent, flash_writes)',
+      ' awake_ms, radio_ms, bytes_sent, flash_writes, version, update, rollbacks)',
       'power_bands: expected a list of at most 8 {"below_v": volts, "upload_interval_s":'
       ' seconds}, got {"below_v": 3.5}']),
 ]

@@ -457,6 +457,53 @@ def _node_lines(s):
             "refused-401": Output(first_line(refused, "upload refused"), refused)}
 
 
+@run("field-updates", "make-release", "update-rollback")
+def _field_updates(s):
+    """README's "Field updates": make release, then an emulated node that stages a
+    release which raises at import, rolls it back, and takes the next one."""
+    from tools import certs, release, release_server
+    from tools.dev import sim
+    from tools.dev.sensocan_mock import MockServer
+
+    made = s.make("release", "VERSION=1.4.0")
+    device, token = "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "docs-token-0123456789"
+    paths = certs.make_ca(s.path / "certs")
+    server = MockServer({"devices": [{"uuid": device, "token": token, "sensors": [
+        {"slug": "air_temp", "uuid": "7a8b9c0d-1234-5678-90ab-cdef12345678"}]}]},
+        str(s.path / "mock.sqlite"), tls=(str(paths["cert"]), str(paths["key"]))).start()
+    rel = s.path / "rel"
+    srv = release_server.ReleaseServer(rel, paths["cert"], paths["key"]).start()
+    (s.path / "config.json").write_text(json.dumps({
+        "board": "unix", "sample_interval_s": 60, "upload_interval_s": 60,
+        "api": {"base_url": "https://localhost:%d/api/v1" % server.port, "token": token,
+                "device_uuid": device, "ca_cert": str(paths["ca_der"])},
+        "sensors": [{"slug": "air_temp", "driver": "wave"}],
+        "update": {"manifest_url": srv.url(), "check_interval_s": 60}}))
+    (s.path / "state").mkdir()
+    sim.prepare_flash(s.path / "state")
+    node = sim.Simulator(s.path / "config.json", s.path / "state")
+    node_py = (ROOT / "firmware" / "node.py").read_text()
+    console = []
+    try:
+        for version, source, until in (
+                ("1.4.0", 'raise ImportError("1.4.0 is broken")\n' + node_py, "rolled back"),
+                ("1.4.1", node_py + "\n_RELEASE = 2\n", "confirmed")):
+            _, doc = release.release(version, board="unix", out=rel)
+            release.recompile(rel, doc, "node.mpy", source)
+            for _ in range(10):
+                out = node.run_cycle().output
+                console += [ln for ln in out.splitlines()
+                            if " INFO cycle " in ln or " update: " in ln or " ERROR crash" in ln]
+                if until in out:
+                    break
+    finally:
+        srv.stop()
+        server.stop()
+    text = shift("\n".join(ln if len(ln) < 150 else ln[:110] + " ..." for ln in console))
+    return {"make-release": Output(made, made, [r"\d+ bytes"]),
+            "update-rollback": Output(text, text)}
+
+
 DEVICE = "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"  # the rehearsal's device and sensors
 AIR, SOIL = "5d6e7f80-9a1b-4c2d-8e3f-a4b5c6d7e8f9", "7a8b9c0d-1234-5678-90ab-cdef12345678"
 MOCK_PORT = 8443  # the port docs/testing.md gives the mock (a free one is used)

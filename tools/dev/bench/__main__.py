@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tools import certs, cli
 from tools.dev import unixport
-from tools.dev.bench import node_heap
+from tools.dev.bench import node_heap, update_cost
 from tools.dev.sensocan_mock import MockServer
 
 HERE = Path(__file__).resolve().parent
@@ -271,6 +271,7 @@ def main(argv=None):
         spool_memory(work, args.quick)
         drain(work, args.quick)
         wake_heaps(args.micropython32)
+        update_cost.report(table, args.micropython32, _micropython)
     print("\n(%.0f s)" % (time.monotonic() - started))
 
 
