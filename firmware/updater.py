@@ -4,7 +4,8 @@ stage the release, then switch the pointer for the next boot.
 Called by the upload phase once the link is up and the clock set, so a check costs no
 wake and no Wi-Fi join of its own. Every refusal is one log line and leaves the flash
 as it was (a half-staged slot is not run, and is resumed next time). The upload that
-follows needs the heap back: this module and its helpers are unloaded.
+follows needs the heap back: the upload phase borrows this module and its helpers
+(heap.Borrowed).
 """
 
 import json
@@ -23,7 +24,6 @@ STAGED = const(2)
 ROLLED_BACK = const(3)
 REFUSED = const(4)
 FAILED = const(5)
-_UNLOAD = ("strictjson", "otamanifest", "otastage", "updater")
 
 
 def check(phase, now, until):
@@ -40,9 +40,6 @@ def check(phase, now, until):
         code, line = _look(phase, up, until)
     except Exception as e:  # noqa: BLE001 - an update must never cost the wake
         code, line = FAILED, "%s: %s" % (type(e).__name__, e)
-    finally:
-        for name in _UNLOAD:
-            sys.modules.pop(name, None)
     phase.res.figures["update"] = code
     record(board, code, line)
 

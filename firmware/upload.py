@@ -76,7 +76,8 @@ class Upload:
             if not self._clock():
                 return self._failed("clock unknown", kind="clock")
             if self.update:  # field updates (docs/updates.md): first, on a whole heap
-                __import__("updater").check(self, now, until)
+                with heap.Borrowed():  # the updater, its helpers and its client go after
+                    __import__("updater").check(self, now, until)
             http = self._client()
             if http is None:
                 return self.res

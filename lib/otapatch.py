@@ -8,6 +8,7 @@ import os
 import atomic
 import config as validator
 import strictjson
+from configkit import join
 
 
 def apply(path, settings, slot):
@@ -29,6 +30,6 @@ def apply(path, settings, slot):
         validator.validate(raw, base, True)
     except validator.ConfigError as e:
         return None, e.errors[0]
-    out = validator.join(base, "config.%s.json" % slot)
+    out = join(base, "config.%s.json" % slot)
     atomic.dump(out, raw)
     return out, None

@@ -18,11 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools import build, cli
+from tools import build, cli, devicelib  # noqa: F401  (devicelib: lib/ on sys.path)
+
+import otamanifest  # noqa: E402  (the node's own checks; plain Python)
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "lib"))
-import otamanifest  # noqa: E402  (the node's own checks; plain Python)
 
 
 def _version(text):
