@@ -78,6 +78,16 @@ def test_deploy_provision_monitor_on_a_virtual_board(tmp_path):
         assert "deployed: %d copied, 0 removed" % len(local) in out
         assert device_hashes(port, list(local)) == local
 
+        # a field update's pointer would keep the node on its slot: a deploy removes it
+        pointer = tmp_path / "boot.json"
+        pointer.write_text('{"cur": {"set": "a", "version": "1.0.0"}}')
+        subprocess.run([session.mpremote_exe(), "connect", port, "resume", "mkdir", ":ota",
+                        "+", "cp", str(pointer), ":ota/boot.json"], check=True, timeout=30)
+        assert "boot.json" in listdir(port, "ota")
+        out = tool("deploy", "--port", port, "--tree", tree, "--no-reset")
+        assert "remove  ota/boot.json" in out and "deployed: 0 copied, 1 removed" in out, out
+        assert "'ota'" not in listdir(port, ".")  # the pointer gone, and its empty folder
+
         # deployed again: nothing to do; one file changed, one added: only those
         mark = board.mark()
         assert "up to date" in tool("deploy", "--port", port, "--tree", tree)

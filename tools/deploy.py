@@ -28,6 +28,9 @@ from tools.session import MANIFEST, DeviceError
 MIN_VERSION = (1, 24)  # the oldest MicroPython the firmware is tested against
 MPY_MAJOR = 6  # what mpy-cross 1.2x emits; a board must load it
 PLATFORMS = {"esp32": "esp32", "linux": "unix"}  # sys.platform -> board
+# A field update's pointer (docs/updates.md): while it is there the node runs its slot,
+# not what a deploy writes, so a deploy removes it
+POINTER = "ota/boot.json"
 _LAST = ("boot.py", "main.py")  # copied last: a half deploy never runs new main.py on old code
 
 
@@ -91,6 +94,7 @@ class Plan:
         self.stale = [p for p in about["deployed"]
                       if p not in local and not protected(p) and device.get(p) is not None]
         self.paths = list(local)
+        self.pointer = device.get(POINTER) is not None
         self.manifest_ok = sorted(about["deployed"]) == sorted(local)
 
     @property
@@ -98,13 +102,16 @@ class Plan:
         return sorted(self.new + self.changed, key=lambda p: (p in _LAST, p))
 
     def empty(self):
-        return not (self.copies or self.stale) and self.manifest_ok
+        return not (self.copies or self.stale or self.pointer) and self.manifest_ok
 
     def show(self, out=print):
         for p in self.copies:
             out("copy    %s (%s)" % (p, "new" if p in self.new else "changed"))
         for p in self.stale:
             out("remove  %s (no longer in the build)" % p)
+        if self.pointer:
+            out("remove  %s (a field update's pointer: the deployed code runs, not its slot)"
+                % POINTER)
 
 
 def commands(tree, plan):
@@ -118,7 +125,8 @@ def commands(tree, plan):
     cmds = ["exec", _SCRIPT_PREPARE % {"dirs": dirs, "manifest": MANIFEST, "files": before}]
     for p in plan.copies:
         cmds += ["+", "cp", "-f", str(Path(tree) / p), ":" + p]
-    cmds += ["+", "exec", _SCRIPT_FINISH % {"stale": plan.stale, "manifest": MANIFEST,
+    gone = plan.stale + [POINTER] * plan.pointer
+    cmds += ["+", "exec", _SCRIPT_FINISH % {"stale": gone, "manifest": MANIFEST,
                                             "files": sorted(plan.paths)}]
     return cmds
 
@@ -181,20 +189,20 @@ def deploy(port, board=None, tree=None, dry_run=False, wait=3.0, reset=True, out
         board = check_micropython(port, about, board)
         tree = Path(tree) if tree else build.build(board)
         local = local_tree(tree)
-        plan = Plan(local, session.info(port, local))
+        plan = Plan(local, session.info(port, list(local) + [POINTER]))
         out("%s: MicroPython %s, %s board; %s in %s" % (
             port, _dotted(about["version"]), board, cli.count(len(local), "file"),
             cli.shown(tree)))
         plan.show(out)
         if dry_run:
             out("dry run: %d to copy, %d to remove, %d unchanged; nothing copied"
-                % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
+                % (len(plan.copies), len(plan.stale) + plan.pointer, len(plan.unchanged)))
         elif plan.empty():
             out("up to date: %s unchanged" % cli.count(len(plan.unchanged), "file"))
         else:
             session.mpremote(port, *commands(tree, plan))
             out("deployed: %d copied, %d removed, %d unchanged"
-                % (len(plan.copies), len(plan.stale), len(plan.unchanged)))
+                % (len(plan.copies), len(plan.stale) + plan.pointer, len(plan.unchanged)))
     return plan
 
 
