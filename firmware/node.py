@@ -111,6 +111,8 @@ class Node:
                            self.wdt.feed, _WDT_MS - 10000).run(self.plan, now, battery)
         fig = self.figures
         fig.update(up.figures)
+        if _OTA and up.figures.get("sent"):  # the first upload stored with a new set confirms it
+            _OTA.confirm(self.board)
         if "free_drain" in up.figures:  # TLS still open: the wake's low point
             fig["min_free_heap"] = min(fig["min_free_heap"], up.figures["free_drain"])
         wait = schedule.uploaded(self.st, self.plan, now, up)

@@ -6,7 +6,6 @@ link or clock fails never loads them: docs/internals.md, "Memory").
 """
 
 import os
-import sys
 import time
 
 from micropython import const
@@ -82,9 +81,6 @@ class Upload:
             if http is None:
                 return self.res
             drained = self._drain(http, plan, now, battery, until)
-            ota = sys.modules.get("otaboot")  # loaded only on a node that updated
-            if ota and drained.acked:  # the first upload stored with a new set confirms it
-                ota.confirm(self.board)
             self.res.figures["free_drain"] = heap.free()  # TLS still open: the wake's low point
         finally:
             self._radio_off(http, t0)
